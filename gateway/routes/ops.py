@@ -1,0 +1,65 @@
+"""Liveness, readiness, metrics, and operator read-outs."""
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.kernel.settings import SERVICES
+
+from ..deps import ServicesDep
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["ops"], summary="The gateway process is alive")
+async def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["ops"], summary="Broker reachable and every service answering")
+async def readyz(request: Request):
+    client = request.app.state.rpc
+    timeout = request.app.state.readiness_timeout
+    checks: dict[str, str] = {"broker": "ok" if client.connected else "unreachable"}
+
+    async def ping(name: str) -> None:
+        try:
+            await client.call(name, "ping", timeout=timeout)
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
+            checks[name] = type(exc).__name__
+
+    if client.connected:
+        await asyncio.gather(*(ping(name) for name in SERVICES))
+    else:
+        checks.update({name: "unknown" for name in SERVICES})
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics", tags=["ops"], include_in_schema=False)
+async def metrics():
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/audit/events", tags=["audit"], summary="The audit trail of your institution (cursor paginated)")
+async def audit_events(services: ServicesDep, type: Annotated[str | None, Query(max_length=100)] = None,
+                       entity_type: Annotated[str | None, Query(max_length=60)] = None,
+                       entity_id: Annotated[str | None, Query(max_length=64)] = None,
+                       tenant_id: UUID | None = None,
+                       after_sequence: Annotated[int | None, Query(ge=0)] = None,
+                       limit: Annotated[int, Query(ge=1, le=200)] = 50):
+    return await services.call("audit", "list_events", type=type, entity_type=entity_type, entity_id=entity_id,
+                               tenant_id=str(tenant_id) if tenant_id else None,
+                               after_sequence=after_sequence, limit=limit)
+
+
+@router.get("/v1/backup/stats", tags=["ops"], summary="Events the backup service has seen, per type")
+async def backup_stats(services: ServicesDep):
+    return await services.call("backup", "stats")

@@ -1,0 +1,80 @@
+"""Grades service entrypoints."""
+from __future__ import annotations
+
+from nameko.rpc import RpcProxy
+
+from services.kernel.errors import InvalidInput
+from services.kernel.identity import Role
+from services.kernel.nameko_support import ServiceBase, Database, RequestContext, rpc
+
+from . import catalog
+from .models import Base
+
+
+class GradesService(ServiceBase):
+    name = "grades"
+    db = Database("grades", Base.metadata)
+    ctx = RequestContext("grades")
+    registry = RpcProxy("registry")
+    auth = RpcProxy("auth")
+
+    @rpc
+    def create_class(self, name, school_year) -> dict:
+        with self.db.transaction() as s:
+            return catalog.create_class(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
+                                        name=name, school_year=school_year)
+
+    @rpc
+    def create_subject(self, name, weekly_hours) -> dict:
+        with self.db.transaction() as s:
+            return catalog.create_subject(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
+                                          name=name, weekly_hours=weekly_hours)
+
+    @rpc
+    def enrol_student(self, class_id, student_id) -> dict:
+        principal = self.ctx.require_principal()
+        # Ask the registry (outside any local transaction) whether the person is ours;
+        # it answers NotFound for another tenant's person, with the caller's own token.
+        self.registry.get_person(student_id)
+        with self.db.transaction() as s:
+            return catalog.enrol_student(s, self.db.emitter(self.ctx), principal,
+                                         class_id=class_id, student_id=student_id)
+
+    def _require_teacher_here(self, teacher_id: str) -> None:
+        # auth answers NotFound for an account of another school (the caller's token travels)
+        if Role.TEACHER not in self.auth.get_member(teacher_id)["roles"]:
+            raise InvalidInput("that account is not a teacher in this school")
+
+    @rpc
+    def set_homeroom_teacher(self, class_id, teacher_id) -> dict:
+        principal = self.ctx.require_principal()
+        self._require_teacher_here(teacher_id)
+        with self.db.transaction() as s:
+            return catalog.set_homeroom_teacher(s, self.db.emitter(self.ctx), principal, class_id=class_id,
+                                                teacher_id=teacher_id)
+
+    @rpc
+    def assign_teacher(self, class_id, subject_id, teacher_id) -> dict:
+        principal = self.ctx.require_principal()
+        self._require_teacher_here(teacher_id)
+        with self.db.transaction() as s:
+            return catalog.assign_teacher(s, self.db.emitter(self.ctx), principal, class_id=class_id,
+                                          subject_id=subject_id, teacher_id=teacher_id)
+
+    @rpc
+    def record_grade(self, class_id, subject_id, student_id, value, awarded_on=None, reason=None) -> dict:
+        with self.db.transaction() as s:
+            return catalog.record_grade(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
+                                        class_id=class_id, subject_id=subject_id, student_id=student_id,
+                                        value=value, awarded_on=awarded_on, reason=reason)
+
+    @rpc
+    def list_grades(self, student_id=None, class_id=None, subject_id=None, limit=None, offset=None) -> dict:
+        with self.db.reading() as s:
+            return catalog.list_grades(s, self.ctx.require_principal(), student_id=student_id,
+                                       class_id=class_id, subject_id=subject_id, limit=limit, offset=offset)
+
+    @rpc
+    def grade_statistics(self) -> dict:
+        with self.db.reading() as s:
+            return catalog.grade_statistics(s, self.ctx.require_principal())

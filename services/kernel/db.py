@@ -1,0 +1,100 @@
+"""SQLAlchemy 2 engines and the session provider every service uses.
+
+SQLite (embedded default) gets WAL and a busy timeout so two processes of one service
+can share a file; PostgreSQL gets a pre-pinged pool. Under eventlet, psycopg2 is made
+cooperative by `services.kernel.runner` (psycogreen) before any engine exists.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def normalise_url(url: str) -> str:
+    """A bare `postgresql://` URL means psycopg2 here: it is the driver psycogreen makes green."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg2://" + url[len(bare):]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=pool_size, max_overflow=pool_size)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        # pysqlite's implicit transactions defer locking; BEGIN IMMEDIATE takes the write
+        # lock up front so two processes never deadlock upgrading a read lock.
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            # read-only units of work take no write lock (WAL readers never wait on writers)
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class Sessions:
+    """Unit-of-work factory: `with sessions.begin() as s:` commits or rolls back.
+
+    SQLite allows one writer, and its busy wait happens inside C: under eventlet, a
+    greenthread blocked there would freeze the whole process while another greenthread
+    of the same process holds the lock. So within a process SQLite transactions take
+    turns on a (green) lock first; across processes SQLite's own busy timeout applies.
+    PostgreSQL needs no such lock.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.factory: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
+        self._readonly_factory: sessionmaker[Session] = sessionmaker(
+            engine.execution_options(readonly=True), expire_on_commit=False)
+        self._turn = threading.RLock() if engine.dialect.name == "sqlite" else None
+
+    @contextmanager
+    def begin(self, *, readonly: bool = False) -> Iterator[Session]:
+        """`readonly=True` for queries: on SQLite they skip the write lock and the turn."""
+        if readonly:
+            with self._readonly_factory() as session:  # closing rolls back: nothing is written
+                yield session
+            return
+        if self._turn is None:
+            with self.factory.begin() as session:
+                yield session
+            return
+        with self._turn, self.factory.begin() as session:
+            yield session
+
+
+def make_sessionmaker(engine: Engine) -> Sessions:
+    return Sessions(engine)
+
+
+def insert_if_absent(session: Session, table, values: dict) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); True if the row was new.
+    One statement instead of a look-up and an insert, for idempotent consumers."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    result = session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1

@@ -1,0 +1,56 @@
+"""The one error catalogue shared by every service and the gateway.
+
+Services raise these; nameko serialises them by class name; the gateway maps the
+class name back to (HTTP status, code) through `ERROR_TABLE`, so one table decides
+what an integrator sees: `{"error": CODE, "message": ...}`.
+"""
+from __future__ import annotations
+
+
+class AppError(Exception):
+    code = "internal"
+    status = 500
+
+    def __init__(self, message: str, *details):
+        super().__init__(message, *details)
+        self.message = message
+
+
+class InvalidInput(AppError):
+    code, status = "invalid_input", 422
+
+
+class NotAuthenticated(AppError):
+    code, status = "not_authenticated", 401
+
+
+class SecondFactorRequired(AppError):
+    code, status = "second_factor_required", 401
+
+
+class Forbidden(AppError):
+    code, status = "forbidden", 403
+
+
+class NotFound(AppError):
+    code, status = "not_found", 404
+
+
+class Conflict(AppError):
+    code, status = "conflict", 409
+
+
+class RateLimited(AppError):
+    code, status = "rate_limited", 429
+
+
+class ServiceUnavailable(AppError):
+    code, status = "service_unavailable", 503
+
+
+ERROR_TABLE: dict[str, tuple[int, str]] = {
+    cls.__name__: (cls.status, cls.code)
+    for cls in (InvalidInput, NotAuthenticated, SecondFactorRequired, Forbidden, NotFound,
+                Conflict, RateLimited, ServiceUnavailable)
+}
+EXPECTED_ERRORS = tuple(AppError.__subclasses__())

@@ -1,0 +1,43 @@
+"""Column helpers shared by every service's models."""
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import Float, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, mapped_column
+
+from .outbox import add_kernel_tables
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def make_base() -> type[DeclarativeBase]:
+    """A declarative base whose metadata already holds the outbox and inbox tables."""
+    shared_metadata = MetaData(naming_convention=NAMING)
+    add_kernel_tables(shared_metadata)
+
+    class Base(DeclarativeBase):
+        metadata = shared_metadata
+
+    return Base
+
+
+def id_column():
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+def tenant_column():
+    return mapped_column(String(36), nullable=False, index=True)
+
+
+def created_column():
+    return mapped_column(Float, nullable=False, default=time.time)

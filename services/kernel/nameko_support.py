@@ -1,0 +1,248 @@
+"""nameko dependency providers and entrypoint helpers shared by every service.
+
+Services declare these as class attributes; `get_dependency` returns plain objects
+(`Store`, `CallContext`) that the business code uses and that tests can build directly.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import eventlet
+import structlog
+from eventlet.event import Event as GreenEvent
+from nameko.exceptions import deserialize_to_instance
+from nameko.extensions import DependencyProvider
+from nameko.messaging import consume
+from nameko.rpc import rpc as nameko_rpc
+from sqlalchemy import MetaData, event as sa_event
+from sqlalchemy.orm import Session
+
+from .db import make_engine, make_sessionmaker
+from .errors import EXPECTED_ERRORS, AppError, InvalidInput, NotAuthenticated, SecondFactorRequired
+from .events import Actor, Entity, Envelope, change_data
+from .identity import Principal, TokenVerifier, load_verifier, second_factor_mandatory
+from .logging import get_logger
+from .metrics import EVENTS_CONSUMED, RPC_CALLS, RPC_LATENCY
+from .outbox import OutboxRelay, already_processed, event_queue, record_event
+from .settings import database_url, get_settings
+
+log = get_logger(__name__)
+
+# A domain error raised by a service called from another service re-raises as the same
+# class in the caller (not a generic RemoteError), so it reaches the gateway unchanged.
+for _error in EXPECTED_ERRORS:
+    deserialize_to_instance(_error)
+
+
+class Store:
+    """What a worker gets: transactions on the service's own database plus event recording."""
+
+    def __init__(self, service: str, sessions, metadata: MetaData):
+        self.service = service
+        self.sessions = sessions
+        self.metadata = metadata
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work (no write lock on SQLite); writes in it are discarded."""
+        with self.sessions.begin(readonly=True) as session:
+            yield session
+
+    def emit(self, session: Session, ctx: "CallContext", fact: str, *, entity_type: str, entity_id: str,
+             after: dict | None, before: dict | None = None, reason: str | None = None,
+             tenant_id: str | None = None) -> Envelope:
+        """Write `<service>.<fact>` into the outbox inside the caller's transaction."""
+        principal = ctx.principal
+        envelope = Envelope(
+            type=f"{self.service}.{fact}",
+            tenant_id=tenant_id if tenant_id is not None else (principal.tenant_id if principal else None),
+            actor=Actor(id=principal.user_id, role=principal.role) if principal else Actor(id="system", role="system"),
+            entity=Entity(type=entity_type, id=str(entity_id)),
+            data=change_data(after, before), reason=reason, correlation_id=ctx.correlation_id)
+        record_event(session, self.metadata, envelope)
+        return envelope
+
+    def emitter(self, ctx: "CallContext") -> Callable[..., Envelope]:
+        """`emit(session, fact, ...)` bound to the current caller, for the plain rule modules."""
+        return lambda session, fact, **kw: self.emit(session, ctx, fact, **kw)
+
+    def already_processed(self, session: Session, event_id: str, consumer: str) -> bool:
+        return already_processed(session, self.metadata, event_id, consumer)
+
+
+class Database(DependencyProvider):
+    """Owns the engine of one service's database and runs its outbox relay."""
+
+    def __init__(self, service: str, metadata: MetaData, *, relay: bool = True):
+        self.service = service
+        self.metadata = metadata
+        self.run_relay = relay
+
+    def setup(self):
+        settings = get_settings()
+        self.engine = make_engine(database_url(self.service))
+        self.sessions = make_sessionmaker(self.engine)
+        self._wake = GreenEvent()
+        sa_event.listen(self.sessions.factory, "after_commit", self._after_commit)
+        self.relay = OutboxRelay(self.service, self.sessions, self.metadata, settings.amqp_uri,
+                                 sleep=eventlet.sleep)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop("outbox_written", False) and not self._wake.ready():
+            self._wake.send(True)
+
+    def _wait_for_work(self, timeout: float) -> None:
+        with eventlet.Timeout(timeout, False):
+            self._wake.wait()
+        if self._wake.ready():
+            self._wake.reset()
+
+    def start(self):
+        if self.run_relay:
+            self.container.spawn_managed_thread(lambda: self.relay.run(self._wait_for_work))
+
+    def stop(self):
+        self.relay.close()
+        self.engine.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx) -> Store:
+        return Store(self.service, self.sessions, self.metadata)
+
+
+@dataclass
+class CallContext:
+    correlation_id: str
+    token: str | None
+    verifier: TokenVerifier | None
+    _principal: Principal | None = None
+    _checked: bool = False
+
+    @property
+    def principal(self) -> Principal | None:
+        """The caller, re-verified from the access token this service received."""
+        if not self._checked:
+            self._checked = True
+            if self.token and self.verifier:
+                self._principal = self.verifier.verify(self.token)
+        return self._principal
+
+    def require_principal(self, *, allow_partial: bool = False) -> Principal:
+        """The caller; a token still owing a second factor is refused unless `allow_partial`."""
+        if self.principal is None:
+            raise NotAuthenticated("authentication required")
+        if allow_partial:
+            return self.principal
+        if self.principal.is_partial:
+            raise SecondFactorRequired("complete two-factor authentication first")
+        if second_factor_mandatory(self.principal.roles) and not self.principal.has_second_factor:
+            raise SecondFactorRequired("your role requires two-factor authentication")
+        return self.principal
+
+
+class RequestContext(DependencyProvider):
+    """Binds the correlation id to logs, times every entrypoint, and exposes the caller."""
+
+    def __init__(self, service: str):
+        self.service = service
+        self._started: dict = {}
+
+    def setup(self):
+        self._verifier: TokenVerifier | None = None
+
+    def _get_verifier(self) -> TokenVerifier | None:
+        if self._verifier is None:
+            path = get_settings().public_key_path()
+            if path.exists():
+                self._verifier = load_verifier(path)
+        return self._verifier
+
+    def get_dependency(self, worker_ctx) -> CallContext:
+        data = worker_ctx.data
+        return CallContext(correlation_id=data.get("correlation_id") or str(uuid.uuid4()),
+                           token=data.get("access_token"), verifier=self._get_verifier())
+
+    def worker_setup(self, worker_ctx):
+        self._started[worker_ctx] = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            correlation_id=worker_ctx.data.get("correlation_id"),
+            entrypoint=worker_ctx.entrypoint.method_name)
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        started = self._started.pop(worker_ctx, None)
+        method = worker_ctx.entrypoint.method_name
+        if exc_info is None:
+            outcome = "ok"
+        elif isinstance(exc_info[1], AppError):
+            outcome = exc_info[1].code
+        else:
+            outcome = "error"
+            log.error("entrypoint.failed", method=method, error_type=exc_info[0].__name__,
+                      exc_info=exc_info)
+        RPC_CALLS.labels(self.service, method, outcome).inc()
+        elapsed = time.perf_counter() - started if started is not None else 0.0
+        RPC_LATENCY.labels(self.service, method).observe(elapsed)
+        log.info("entrypoint.handled", method=method, outcome=outcome, ms=round(elapsed * 1000, 2))
+        structlog.contextvars.clear_contextvars()
+
+
+def rpc(fn: Callable) -> Callable:
+    """nameko `@rpc` whose domain errors travel to the caller without being logged as crashes."""
+    return nameko_rpc(expected_exceptions=EXPECTED_ERRORS)(fn)
+
+
+def event_consumer(queue_name: str, binding: str = "#") -> Callable:
+    """Consume envelopes from a durable queue; a failed handler requeues the message.
+
+    Malformed envelopes are acknowledged and counted (re-delivering them cannot help);
+    any other failure leaves the message on the queue, so nothing is lost.
+    """
+    def decorator(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(self, body):
+            try:
+                envelope = Envelope.from_dict(body)
+            except InvalidInput as exc:
+                log.error("event.malformed", queue=queue_name, error=str(exc))
+                EVENTS_CONSUMED.labels(queue_name, "malformed", "rejected").inc()
+                return None
+            structlog.contextvars.bind_contextvars(correlation_id=envelope.correlation_id,
+                                                   event_id=envelope.event_id)
+            try:
+                result = fn(self, envelope)
+            except Exception:
+                EVENTS_CONSUMED.labels(queue_name, envelope.type, "error").inc()
+                raise
+            EVENTS_CONSUMED.labels(queue_name, envelope.type, "ok").inc()
+            return result
+        return consume(event_queue(queue_name, binding), requeue_on_error=True)(wrapper)
+    return decorator
+
+
+INSTANCE_ID = f"{socket.gethostname()}-{os.getpid()}"
+
+
+class ServiceBase:
+    """Entrypoints every service shares. nameko finds inherited entrypoints."""
+
+    name = "base"
+
+    @rpc
+    def ping(self) -> dict:
+        """Readiness probe; `instance` shows which replica answered."""
+        return {"service": self.name, "ok": True, "instance": INSTANCE_ID}

@@ -1,0 +1,151 @@
+"""The transactional outbox against real RabbitMQ, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import kombu
+import pytest
+from sqlalchemy import select
+
+from services.kernel.db import make_engine, make_sessionmaker
+from services.kernel.events import Actor, Entity, Envelope, change_data
+from services.kernel.model_base import make_base
+from services.kernel.outbox import EVENT_QUEUES, OutboxRelay, RelayError, record_event
+
+pytestmark = pytest.mark.integration
+
+
+def _envelope(i: int) -> Envelope:
+    return Envelope(type="grades.grade_recorded", tenant_id="t1", actor=Actor("u1", "teacher"),
+                    entity=Entity("grade", f"g{i}"), data=change_data({"value": i, "name": "Știință"}),
+                    correlation_id=f"c{i}")
+
+
+@pytest.fixture
+def store(database_url):
+    base = make_base()
+    engine = make_engine(database_url)
+    base.metadata.create_all(engine)
+    yield make_sessionmaker(engine), base.metadata
+    engine.dispose()
+
+
+def _drain(amqp_uri: str, queue: str) -> list[dict]:
+    with kombu.Connection(amqp_uri) as conn:
+        simple = conn.SimpleQueue(queue, no_ack=True)
+        out = []
+        while True:
+            try:
+                out.append(json.loads(simple.get(timeout=0.5).body))
+            except simple.Empty:
+                break
+        simple.close()
+        return out
+
+
+def _write(sessions, metadata, n: int) -> list[str]:
+    with sessions.begin() as s:
+        events = [_envelope(i) for i in range(n)]
+        for e in events:
+            record_event(s, metadata, e)
+    return [e.event_id for e in events]
+
+
+def test_committed_events_are_published_once_to_every_event_queue(store, amqp_uri):
+    sessions, metadata = store
+    ids = _write(sessions, metadata, 3)
+    relay = OutboxRelay("grades", sessions, metadata, amqp_uri)
+    assert relay.publish_pending() == 3
+    assert relay.publish_pending() == 0
+    relay.close()
+    for queue in EVENT_QUEUES:
+        got = _drain(amqp_uri, queue)
+        assert [g["event_id"] for g in got] == ids
+        assert got[0]["data"]["after"]["name"] == "Știință"
+    assert relay.backlog() == 0
+
+
+def test_a_rolled_back_change_leaves_no_event(store, amqp_uri):
+    sessions, metadata = store
+    with pytest.raises(RuntimeError):
+        with sessions.begin() as s:
+            record_event(s, metadata, _envelope(1))
+            raise RuntimeError("the business write failed")
+    relay = OutboxRelay("grades", sessions, metadata, amqp_uri)
+    assert relay.publish_pending() == 0
+    relay.close()
+
+
+def test_crash_after_commit_before_publish_loses_nothing(store, amqp_uri, database_url):
+    """A process commits events and dies at once; a relay started later publishes them."""
+    sessions, metadata = store
+    script = textwrap.dedent(f"""
+        import os
+        from services.kernel.db import make_engine, make_sessionmaker
+        from services.kernel.model_base import make_base
+        from services.kernel.outbox import record_event
+        from tests.integration.test_outbox_relay import _envelope
+        meta = make_base().metadata
+        sessions = make_sessionmaker(make_engine({database_url!r}))
+        with sessions.begin() as s:
+            for i in range(5):
+                record_event(s, meta, _envelope(i))
+        os._exit(9)  # die before any relay could publish
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 9, proc.stderr
+    relay = OutboxRelay("grades", sessions, metadata, amqp_uri)
+    assert relay.publish_pending() == 5
+    relay.close()
+    assert len(_drain(amqp_uri, "audit.events")) == 5
+
+
+def test_a_lease_held_by_a_dead_relay_expires_and_another_publishes(store, amqp_uri):
+    sessions, metadata = store
+    _write(sessions, metadata, 2)
+    dead = OutboxRelay("grades", sessions, metadata, amqp_uri, lease_seconds=0.3)
+    assert len(dead._claim()) == 2  # claimed, then the process "dies" before publishing
+    other = OutboxRelay("grades", sessions, metadata, amqp_uri)
+    assert other.publish_pending() == 0  # the lease still holds
+    import time
+    time.sleep(0.4)
+    assert other.publish_pending() == 2
+    other.close()
+
+
+def test_unroutable_events_stay_in_the_outbox(store, amqp_uri):
+    """Mandatory routing + confirms: if no queue is bound, the rows are not marked sent."""
+    sessions, metadata = store
+    relay = OutboxRelay("grades", sessions, metadata, amqp_uri)
+    _write(sessions, metadata, 1)
+    assert relay.publish_pending() == 1
+    with kombu.Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        for q in EVENT_QUEUES:
+            channel.queue_delete(q)
+    _write(sessions, metadata, 2)
+    with pytest.raises(RelayError):
+        relay.publish_pending()
+    relay.close()
+    assert relay.backlog() == 2
+    with sessions.begin() as s:
+        t = metadata.tables["outbox"]
+        errors = s.scalars(select(t.c.last_error).where(t.c.published_at.is_(None))).all()
+    assert all(errors)
+    # once the queues exist again (a fresh relay declares them) the events go out
+    again = OutboxRelay("grades", sessions, metadata, amqp_uri)
+    assert again.publish_pending() == 2
+    again.close()
+
+
+def test_broker_unreachable_keeps_rows_and_releases_the_lease(store):
+    sessions, metadata = store
+    _write(sessions, metadata, 2)
+    relay = OutboxRelay("grades", sessions, metadata, "amqp://guest:guest@127.0.0.1:1//")
+    with pytest.raises(RelayError):
+        relay.publish_pending()
+    assert relay.backlog() == 2
+    assert len(OutboxRelay("grades", sessions, metadata, "amqp://unused//")._claim()) == 2
