@@ -90,6 +90,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._server is not server:  # cut meanwhile: refuse, as a dead broker would
+                    client.close()
+                    upstream.close()
+                    return
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -110,11 +114,17 @@ class TcpProxy:
 
     def stop(self) -> None:
         """Refuse new connections and cut every open one, as a broker crash would."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
         with self._lock:
+            server, self._server = self._server, None
             conns, self._conns = self._conns, []
+        if server is not None:
+            # close() alone does not wake a thread blocked in accept() on Linux, and
+            # that thread would still accept one more connection; shutdown() does.
+            try:
+                server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            server.close()
         for s in conns:
             try:
                 s.shutdown(socket.SHUT_RDWR)
