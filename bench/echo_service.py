@@ -1,8 +1,9 @@
 """A nameko service whose only work is to echo its argument: `python -m bench.echo_service`.
 
 It runs with exactly the platform's nameko configuration (`services.kernel.runner.nameko_config`,
-read from the same environment: AMQP_URI, SERVICE_MAX_WORKERS), but without the platform's
-dependency providers, so the RPC round trip benchmark measures transport + nameko only.
+read from the same environment: AMQP_URI, SERVICE_MAX_WORKERS) and the platform's RPC entrypoint
+(`services.kernel.nameko_support.rpc`), but without the platform's dependency providers, so the
+RPC round trip benchmark measures transport + nameko only.
 """
 from services.kernel import green
 
@@ -12,9 +13,9 @@ import signal  # noqa: E402
 from typing import Any  # noqa: E402
 
 import eventlet  # noqa: E402
-from nameko.rpc import rpc  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
+from services.kernel.nameko_support import rpc  # noqa: E402
 from services.kernel.runner import nameko_config  # noqa: E402
 from services.kernel.settings import get_settings  # noqa: E402
 

@@ -271,8 +271,8 @@ def run(args: argparse.Namespace, loop: asyncio.AbstractEventLoop, amqp_uri: str
         f"medians over {args.rounds} alternating rounds; {args.calls} sequential calls per round and side",
         f"throughput baseline: {args.concurrency} threads in one process, each with its own kombu connection; "
         f"measured: {args.concurrency} asyncio tasks sharing RpcClient's single connection",
-        "RpcClient pays for publisher confirms + mandatory routing, a topic exchange, nameko's acks, "
-        "worker pool and reply confirms; the raw pair uses none of these",
+        "RpcClient pays for publisher confirms + mandatory routing, a topic exchange, nameko's acks "
+        "and worker pool; the raw pair uses none of these",
         background_note([c for splits in cpu.values() for c in splits]),
     ]
     table = print_table("RPC round trip", "raw request/reply: blocking kombu client, py-amqp responder "

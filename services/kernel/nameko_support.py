@@ -20,7 +20,6 @@ from eventlet.event import Event as GreenEvent
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from nameko.messaging import consume
-from nameko.rpc import rpc as nameko_rpc
 from sqlalchemy import MetaData, event as sa_event
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from .identity import Principal, TokenVerifier, load_verifier, second_factor_man
 from .logging import get_logger
 from .metrics import EVENTS_CONSUMED, RPC_CALLS, RPC_LATENCY
 from .outbox import OutboxRelay, already_processed, event_queue, record_event
+from .rpc_entrypoint import PlatformRpc
 from .settings import database_url, get_settings
 
 log = get_logger(__name__)
@@ -202,8 +202,9 @@ class RequestContext(DependencyProvider):
 
 
 def rpc(fn: Callable) -> Callable:
-    """nameko `@rpc` whose domain errors travel to the caller without being logged as crashes."""
-    return nameko_rpc(expected_exceptions=EXPECTED_ERRORS)(fn)
+    """nameko `@rpc` whose domain errors travel to the caller without being logged as crashes
+    (and whose reply skips the publisher confirm, see `rpc_entrypoint`)."""
+    return PlatformRpc.decorator(expected_exceptions=EXPECTED_ERRORS)(fn)
 
 
 def event_consumer(queue_name: str, binding: str = "#") -> Callable:

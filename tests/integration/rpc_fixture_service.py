@@ -1,5 +1,8 @@
 """Tiny nameko service for tests/integration/test_gateway_rpc_client.py.
 
+Its entrypoints are the platform's (`services.kernel.rpc_entrypoint.PlatformRpc`: nameko's
+`Rpc` with a cheaper reply path), so the client is tested against what the services run.
+
 Run as ``python -m tests.integration.rpc_fixture_service <amqp_uri>``.
 ``record(token)`` appends to the file named by ``RPC_FIXTURE_RECORD_FILE`` so
 a test can tell whether a request was ever executed.
@@ -14,8 +17,11 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 
 from nameko.extensions import DependencyProvider  # noqa: E402
-from nameko.rpc import rpc  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
+
+from services.kernel.rpc_entrypoint import PlatformRpc  # noqa: E402
+
+rpc = PlatformRpc.decorator
 
 RECORD_FILE_ENV = "RPC_FIXTURE_RECORD_FILE"
 PARENT_PID_ENV = "RPC_FIXTURE_PARENT_PID"
@@ -45,6 +51,10 @@ class EchoService:
     @rpc
     def boom(self):
         raise ValueError("bad thing")
+
+    @rpc
+    def unserializable(self):
+        return {"when": object()}
 
     @rpc
     def whoami(self):

@@ -289,6 +289,13 @@ async def test_remote_exception_becomes_remote_error(client: RpcClient) -> None:
     assert err.exc_path == "builtins.ValueError"
 
 
+async def test_unserializable_result_is_an_error_reply_and_the_service_lives_on(client: RpcClient) -> None:
+    with pytest.raises(RemoteError) as info:
+        await client.call("echo", "unserializable")
+    assert info.value.exc_type == "UnserializableValueError"
+    assert await client.call("echo", "echo", args=["după"]) == "după"
+
+
 async def test_unknown_method_is_remote_method_not_found(client: RpcClient) -> None:
     with pytest.raises(RemoteError) as info:
         await client.call("echo", "no_such_method")
