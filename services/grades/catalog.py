@@ -5,11 +5,12 @@ as well as in the gateway (CAT-13, CAT-18).
 """
 from __future__ import annotations
 
+import functools
 import time
 from datetime import date, datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import bindparam, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from services.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -171,57 +172,81 @@ def _explain_grade_refusal(session: Session, principal: Principal, class_id: str
     raise NotFound("student not found in this class")
 
 
+_G, _S = Grade.__table__, Subject.__table__
+_TA, _CLS = TeachingAssignment.__table__, SchoolClass.__table__
+
+
+@functools.lru_cache(maxsize=32)
+def _grades_page_query(scope: str, by_student: bool, by_class: bool, by_subject: bool):
+    """The page query for one shape of request, built once: the hottest read of the catalog.
+
+    Core, not ORM (a page is read-only), every value a bound parameter, and the total comes
+    with the rows (`count(*) OVER ()`), so a page is one statement whatever the caller's role.
+    """
+    tenant, user = bindparam("tenant_id"), bindparam("user_id")
+    where = [_G.c.tenant_id == tenant]
+    if scope == "teacher":
+        # the teacher's own class/subject pairs, plus every subject of a class they are diriginte of
+        taught = exists().where(_TA.c.tenant_id == tenant, _TA.c.teacher_id == user,
+                                _TA.c.class_id == _G.c.class_id, _TA.c.subject_id == _G.c.subject_id)
+        homeroom = _G.c.class_id.in_(select(_CLS.c.id).where(_CLS.c.tenant_id == tenant,
+                                                             _CLS.c.homeroom_teacher_id == user))
+        where.append(or_(taught, homeroom))
+    elif scope == "children":
+        where.append(_G.c.student_id.in_(bindparam("children", expanding=True)))
+    for wanted, column in ((by_student, _G.c.student_id), (by_class, _G.c.class_id),
+                           (by_subject, _G.c.subject_id)):
+        if wanted:
+            where.append(column == bindparam(column.key))
+    page = (select(_G.c.id, _G.c.class_id, _G.c.subject_id, _G.c.student_id, _G.c.value, _G.c.awarded_on,
+                   _G.c.teacher_id, _G.c.version, _S.c.name.label("subject_name"),
+                   func.count().over().label("total"))
+            .join_from(_G, _S, _S.c.id == _G.c.subject_id).where(*where)
+            .order_by(_G.c.awarded_on.desc(), _G.c.created_at.desc())
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    count = select(func.count()).select_from(_G).where(*where)
+    return page, count
+
+
 def list_grades(session: Session, principal: Principal, *, student_id: str | None = None,
                 class_id: str | None = None, subject_id: str | None = None,
                 limit: int | None = None, offset: int | None = None) -> dict:
     """Students see their own; teachers what they teach; the director the whole school."""
     limit, offset = page_args(limit, offset)
-    # rows, not ORM objects: a page is read-only and this is the hottest read of the catalog
-    q = (select(Grade.id, Grade.class_id, Grade.subject_id, Grade.student_id, Grade.value, Grade.awarded_on,
-                Grade.teacher_id, Grade.version, Subject.name.label("subject_name"))
-         .join(Subject, Subject.id == Grade.subject_id)
-         .where(Grade.tenant_id == principal.tenant_id))
+    params: dict = {"tenant_id": principal.tenant_id, "user_id": principal.user_id,
+                    "limit": limit, "offset": offset}
+    scope = "tenant"
     if principal.is_integrator:
         require(principal, scope="catalog:read")
     elif Role.DIRECTOR in principal.roles:
         require(principal, Role.DIRECTOR)
     elif Role.TEACHER in principal.roles:
         require(principal, Role.TEACHER)
-        taught = select(TeachingAssignment.class_id, TeachingAssignment.subject_id).where(
-            TeachingAssignment.tenant_id == principal.tenant_id,
-            TeachingAssignment.teacher_id == principal.user_id)
-        pairs = session.execute(taught).all()
-        homeroom = session.scalars(select(SchoolClass.id).where(
-            SchoolClass.tenant_id == principal.tenant_id,
-            SchoolClass.homeroom_teacher_id == principal.user_id)).all()
-        if not pairs and not homeroom:
-            return {"items": [], "total": 0, "limit": limit, "offset": offset}
-        # a teacher's own subjects, plus every subject of a class they are diriginte of
-        q = q.where(or_(*[and_(Grade.class_id == c, Grade.subject_id == s) for c, s in pairs],
-                        Grade.class_id.in_(homeroom)))
+        scope = "teacher"
     elif Role.PARENT in principal.roles:
         require(principal, Role.PARENT)
         if student_id and student_id not in principal.children:
             raise Forbidden("parents see only their own children's grades")
         if not principal.children:
             return {"items": [], "total": 0, "limit": limit, "offset": offset}
-        q = q.where(Grade.student_id.in_(sorted(principal.children)))
+        scope, params["children"] = "children", sorted(principal.children)
     elif Role.STUDENT in principal.roles and principal.person_id:
         if student_id and student_id != principal.person_id:
             raise Forbidden("students see only their own grades")
         student_id = principal.person_id
     else:
         raise Forbidden("your role may not read grades")
-    if student_id:
-        q = q.where(Grade.student_id == student_id)
-    if class_id:
-        q = q.where(Grade.class_id == class_id)
-    if subject_id:
-        q = q.where(Grade.subject_id == subject_id)
-    total = session.scalar(q.with_only_columns(func.count(), maintain_column_froms=False))
-    rows = session.execute(q.order_by(Grade.awarded_on.desc(), Grade.created_at.desc())
-                           .limit(limit).offset(offset)).all()
-    items = [{**row._asdict(), "awarded_on": row.awarded_on.isoformat()} for row in rows]
+    params.update(student_id=student_id, class_id=class_id, subject_id=subject_id)
+    page, count = _grades_page_query(scope, bool(student_id), bool(class_id), bool(subject_id))
+    connection = session.connection()
+    rows = connection.execute(page, params).all()
+    if rows:
+        total = rows[0].total
+    else:  # past the last page (or nothing at all): the window had no row to ride on
+        total = connection.execute(count, params).scalar_one() if offset else 0
+    items = [{"id": r.id, "class_id": r.class_id, "subject_id": r.subject_id, "student_id": r.student_id,
+              "value": r.value, "awarded_on": r.awarded_on.isoformat(), "teacher_id": r.teacher_id,
+              "version": r.version, "subject_name": r.subject_name} for r in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 

@@ -12,11 +12,14 @@ the caller's timeout answers for it, exactly as when the caller's queue is gone.
   `UnserializableValueError`, as before;
 * no confirm, transient delivery; the request is acknowledged after the reply is handed over.
 
+It also checks call signatures against a signature computed once, not on every call.
+
 Everything else (queue, routing keys, wire format, error serialisation, requeue when the
 container is being killed) is nameko's own, so callers cannot tell the difference.
 """
 from __future__ import annotations
 
+import inspect
 import sys
 
 import kombu.serialization
@@ -25,7 +28,7 @@ from kombu.pools import producers
 from nameko.amqp.publish import DEFAULT_TRANSPORT_OPTIONS
 from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_RETRY_POLICY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
-from nameko.exceptions import UnserializableValueError, serialize
+from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 
 TRANSIENT = 1
@@ -74,3 +77,14 @@ class ReplyingRpcConsumer(RpcConsumer):
 
 class PlatformRpc(Rpc):
     rpc_consumer = ReplyingRpcConsumer()
+
+    def setup(self):
+        super().setup()
+        # nameko re-derives the method's signature on every call; it never changes.
+        self._signature = inspect.signature(getattr(self.container.service_cls, self.method_name))
+
+    def check_signature(self, args, kwargs):
+        try:
+            self._signature.bind(None, *args, **kwargs)  # None stands for `self`
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None

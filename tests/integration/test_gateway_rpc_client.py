@@ -296,6 +296,14 @@ async def test_unserializable_result_is_an_error_reply_and_the_service_lives_on(
     assert await client.call("echo", "echo", args=["după"]) == "după"
 
 
+async def test_wrong_arguments_are_an_incorrect_signature_error(client: RpcClient) -> None:
+    for kwargs in ({"args": [1, 2]}, {"kwargs": {"nope": 1}}, {}):
+        with pytest.raises(RemoteError) as info:
+            await client.call("echo", "echo", **kwargs)
+        assert info.value.exc_type == "IncorrectSignature"
+    assert await client.call("echo", "echo", kwargs={"x": 1}) == 1
+
+
 async def test_unknown_method_is_remote_method_not_found(client: RpcClient) -> None:
     with pytest.raises(RemoteError) as info:
         await client.call("echo", "no_such_method")
