@@ -1,7 +1,6 @@
 """Per-request dependencies: the verified caller and an RPC handle carrying its context."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -21,16 +20,16 @@ class Services:
     access_token: str | None
     timeout: float
 
-    async def call(self, service: str, method: str, /, **kwargs: Any) -> Any:
+    async def call(self, service: str, method: str, /, *, raw: bool = False, **kwargs: Any) -> Any:
         context = {"correlation_id": self.request_id, "access_token": self.access_token}
-        return await self.client.call(service, method, kwargs=kwargs, context=context, timeout=self.timeout)
+        return await self.client.call(service, method, kwargs=kwargs, context=context, timeout=self.timeout,
+                                      raw=raw)
 
     async def respond(self, service: str, method: str, /, *, status_code: int = 200, **kwargs: Any) -> Response:
-        """For hot routes: a service's answer is already plain JSON, so it is encoded once
-        here instead of going through FastAPI's generic (and much slower) encoder."""
-        result = await self.call(service, method, **kwargs)
-        return Response(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-                        status_code=status_code, media_type="application/json")
+        """For hot routes: a service's answer is already the JSON body, so it is forwarded as
+        the service wrote it, never decoded and re-encoded (nor through FastAPI's encoder)."""
+        body = await self.call(service, method, raw=True, **kwargs)
+        return Response(body, status_code=status_code, media_type="application/json")
 
 
 async def enforce_policy(request: Request) -> None:

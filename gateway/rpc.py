@@ -58,6 +58,8 @@ from aiormq.abc import DeliveredMessage
 from aiormq.exceptions import DeliveryError, PublishError
 from yarl import URL
 
+from services.kernel.wire import OK_REPLY_PREFIX
+
 __all__ = [
     "BrokerUnavailable",
     "RemoteError",
@@ -212,6 +214,8 @@ class RpcClient:
         _suppress_library_message_dumps()
 
         self._pending: dict[str, asyncio.Future[Any]] = {}
+        # correlation ids of calls that asked for the result as raw JSON bytes
+        self._raw: set[str] = set()
         self._link: _Link | None = None
         self._ready = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
@@ -265,12 +269,17 @@ class RpcClient:
         kwargs: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
         timeout: float | None = None,
+        raw: bool = False,
     ) -> Any:
         """Call ``service.method(*args, **kwargs)`` and return its result.
 
         ``context`` items become ``nameko.<key>`` headers (``None`` values are
         dropped, as nameko itself does). Arguments must be JSON-serialisable;
         a ``TypeError`` is raised before anything is sent otherwise.
+
+        ``raw=True`` returns the result as UTF-8 JSON bytes instead, for callers
+        that only forward it: a platform service's reply (``OK_REPLY_PREFIX``
+        layout) is then sliced, not decoded and re-encoded.
         """
         if timeout is None:
             timeout = self._default_timeout
@@ -294,6 +303,8 @@ class RpcClient:
         # confirm. No await lies between the liveness check above and this
         # line, so a connection loss cannot slip in and miss this future.
         self._pending[correlation_id] = reply
+        if raw:
+            self._raw.add(correlation_id)
         message = aio_pika.Message(
             body,
             content_type=_CONTENT_TYPE,
@@ -324,6 +335,7 @@ class RpcClient:
             # Keeps the pending map bounded: a late reply finds no entry and
             # is dropped by _on_reply.
             self._pending.pop(correlation_id, None)
+            self._raw.discard(correlation_id)
             if not reply.done():
                 reply.cancel()
             elif not reply.cancelled():
@@ -373,6 +385,12 @@ class RpcClient:
             # The caller timed out or was cancelled; nothing is waiting.
             log.debug("dropping reply for unknown correlation id %s", correlation_id)
             return
+        body = message.body
+        raw = correlation_id in self._raw
+        self._raw.discard(correlation_id)
+        if raw and body.startswith(OK_REPLY_PREFIX) and body.endswith(b"}"):
+            reply.set_result(body[len(OK_REPLY_PREFIX):-1])
+            return
         try:
             payload = json.loads(message.body)
             if not isinstance(payload, dict):
@@ -386,11 +404,15 @@ class RpcClient:
                 reply.set_exception(RemoteError.from_payload(error))
             else:
                 reply.set_exception(RpcError(f"malformed error in reply: {error!r}"))
+        elif raw:  # a responder without the sliceable layout: re-encode
+            reply.set_result(json.dumps(payload.get("result"), ensure_ascii=False,
+                                        separators=(",", ":")).encode(_CONTENT_ENCODING))
         else:
             reply.set_result(payload.get("result"))
 
     def _fail_pending(self, reason: str) -> None:
         pending, self._pending = self._pending, {}
+        self._raw = set()
         for reply in pending.values():
             if not reply.done():
                 # A fresh instance per caller: one exception object raised in

@@ -8,7 +8,8 @@ the caller's timeout answers for it, exactly as when the caller's queue is gone.
 
 * one kombu `Connection` per service process, built once; producers come from kombu's pool for
   it (a reconnecting publish, several workers publishing at once);
-* the reply is serialised once, and a result that cannot be serialised becomes nameko's
+* the reply is serialised once, in a layout the gateway can forward without re-encoding it
+  (`OK_REPLY_PREFIX`), and a result that cannot be serialised becomes nameko's
   `UnserializableValueError`, as before;
 * no confirm, transient delivery; the request is acknowledged after the reply is handed over.
 
@@ -20,16 +21,20 @@ container is being killed) is nameko's own, so callers cannot tell the differenc
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 
 import kombu.serialization
 from kombu import Connection
 from kombu.pools import producers
+from kombu.utils import json as kombu_json
 from nameko.amqp.publish import DEFAULT_TRANSPORT_OPTIONS
 from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_RETRY_POLICY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
 from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
+
+from .wire import OK_REPLY_PREFIX
 
 TRANSIENT = 1
 
@@ -57,14 +62,12 @@ class ReplyingRpcConsumer(RpcConsumer):
         content_type = message.properties.get("content_type")
         serializer = kombu.serialization.registry.type_to_name.get(content_type, self._serializer)
         try:
-            content_type, encoding, body = kombu.serialization.dumps(
-                {"result": result, "error": error}, serializer)
+            content_type, encoding, body = encode_reply(result, error, serializer)
         except Exception:
             exc_info = sys.exc_info()
             error = serialize(UnserializableValueError(result))
             result = None
-            content_type, encoding, body = kombu.serialization.dumps(
-                {"result": None, "error": error}, serializer)
+            content_type, encoding, body = encode_reply(None, error, serializer)
         with producers[self._connection].acquire(block=True) as producer:
             producer.publish(
                 body, content_type=content_type, content_encoding=encoding,
@@ -73,6 +76,23 @@ class ReplyingRpcConsumer(RpcConsumer):
                 delivery_mode=TRANSIENT, retry=True, retry_policy=DEFAULT_RETRY_POLICY)
         self.queue_consumer.ack_message(message)
         return result, exc_info
+
+
+def encode_reply(result, error, serializer: str) -> tuple[str, str, bytes | str]:
+    """nameko's reply payload; JSON successes in the sliceable layout above."""
+    if error is None and serializer == "json":
+        return "application/json", "utf-8", OK_REPLY_PREFIX + _JSON.encode(result).encode("utf-8") + b"}"
+    return kombu.serialization.dumps({"error": error, "result": result}, serializer)
+
+
+class _KombuCompatibleEncoder(json.JSONEncoder):
+    """kombu's JSON extras (datetime, date, UUID, Decimal …), compact, UTF-8 kept."""
+
+    def default(self, o):
+        return kombu_json.JSONEncoder.default(self, o)
+
+
+_JSON = _KombuCompatibleEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class PlatformRpc(Rpc):

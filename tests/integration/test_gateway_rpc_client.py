@@ -260,6 +260,17 @@ async def test_echo_round_trip_keeps_romanian_diacritics(client: RpcClient) -> N
     assert await client.call("echo", "echo", kwargs={"x": payload}) == payload
 
 
+async def test_raw_results_are_the_services_json_bytes_untouched(client: RpcClient) -> None:
+    payload = {"nume": "Ștefănescu", "note": [10, 9.5], "activ": True, "x": None}
+    body = await client.call("echo", "echo", kwargs={"x": payload}, raw=True)
+    assert isinstance(body, bytes) and json.loads(body) == payload
+    assert "Ștefănescu".encode() in body  # UTF-8 as written, no \u escapes
+    assert json.loads(await client.call("echo", "echo", args=[None], raw=True)) is None
+    with pytest.raises(RemoteError):
+        await client.call("echo", "boom", raw=True)
+    assert client._pending == {} and client._raw == set()
+
+
 async def test_concurrent_calls_are_multiplexed(client: RpcClient) -> None:
     calls = 100
     started = time.monotonic()
