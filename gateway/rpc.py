@@ -33,7 +33,6 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
+import orjson
 import pamqp.encode
 import pamqp.exceptions
 from aio_pika.abc import (
@@ -286,9 +286,10 @@ class RpcClient:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
 
-        body = json.dumps(
-            {"args": list(args), "kwargs": dict(kwargs or {})}, ensure_ascii=False
-        ).encode(_CONTENT_ENCODING)
+        # orjson: compact UTF-8, and its encode error is a TypeError like json's.
+        body = orjson.dumps(
+            {"args": list(args), "kwargs": dict(kwargs or {})}, option=orjson.OPT_NON_STR_KEYS
+        )
         headers = _context_headers(context)
 
         link = self._link
@@ -392,7 +393,7 @@ class RpcClient:
             reply.set_result(body[len(OK_REPLY_PREFIX):-1])
             return
         try:
-            payload = json.loads(message.body)
+            payload = orjson.loads(message.body)
             if not isinstance(payload, dict):
                 raise ValueError("reply is not a JSON object")
         except ValueError as exc:
@@ -405,8 +406,7 @@ class RpcClient:
             else:
                 reply.set_exception(RpcError(f"malformed error in reply: {error!r}"))
         elif raw:  # a responder without the sliceable layout: re-encode
-            reply.set_result(json.dumps(payload.get("result"), ensure_ascii=False,
-                                        separators=(",", ":")).encode(_CONTENT_ENCODING))
+            reply.set_result(orjson.dumps(payload.get("result")))
         else:
             reply.set_result(payload.get("result"))
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy import bindparam, exists, func, insert, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from services.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -208,7 +209,7 @@ def _grades_page_query(scope: str, by_student: bool, by_class: bool, by_subject:
     return page, count
 
 
-def list_grades(session: Session, principal: Principal, *, student_id: str | None = None,
+def list_grades(db: Connection | Session, principal: Principal, *, student_id: str | None = None,
                 class_id: str | None = None, subject_id: str | None = None,
                 limit: int | None = None, offset: int | None = None) -> dict:
     """Students see their own; teachers what they teach; the director the whole school."""
@@ -238,12 +239,11 @@ def list_grades(session: Session, principal: Principal, *, student_id: str | Non
         raise Forbidden("your role may not read grades")
     params.update(student_id=student_id, class_id=class_id, subject_id=subject_id)
     page, count = _grades_page_query(scope, bool(student_id), bool(class_id), bool(subject_id))
-    connection = session.connection()
-    rows = connection.execute(page, params).all()
+    rows = db.execute(page, params).all()
     if rows:
         total = rows[0].total
     else:  # past the last page (or nothing at all): the window had no row to ride on
-        total = connection.execute(count, params).scalar_one() if offset else 0
+        total = db.execute(count, params).scalar_one() if offset else 0
     items = [{"id": r.id, "class_id": r.class_id, "subject_id": r.subject_id, "student_id": r.student_id,
               "value": r.value, "awarded_on": r.awarded_on.isoformat(), "teacher_id": r.teacher_id,
               "version": r.version, "subject_name": r.subject_name} for r in rows]

@@ -70,8 +70,8 @@ class GradesService(ServiceBase):
 
     @rpc
     def list_grades(self, student_id=None, class_id=None, subject_id=None, limit=None, offset=None) -> dict:
-        with self.db.reading() as s:
-            return catalog.list_grades(s, self.ctx.require_principal(), student_id=student_id,
+        with self.db.reading_rows() as rows:
+            return catalog.list_grades(rows, self.ctx.require_principal(), student_id=student_id,
                                        class_id=class_id, subject_id=subject_id, limit=limit, offset=offset)
 
     @rpc

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -66,8 +66,8 @@ class Sessions:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.factory: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
-        self._readonly_factory: sessionmaker[Session] = sessionmaker(
-            engine.execution_options(readonly=True), expire_on_commit=False)
+        self._readonly_engine = engine.execution_options(readonly=True)
+        self._readonly_factory: sessionmaker[Session] = sessionmaker(self._readonly_engine, expire_on_commit=False)
         self._turn = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
@@ -83,6 +83,14 @@ class Sessions:
             return
         with self._turn, self.factory.begin() as session:
             yield session
+
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection in a read-only transaction, for hot reads that need no ORM session
+        (same locking rules as `begin(readonly=True)`; closing it rolls back)."""
+        with self._readonly_engine.connect() as connection:
+            yield connection
 
 
 def make_sessionmaker(engine: Engine) -> Sessions:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import orjson
 import structlog
 
 SENSITIVE_KEYS = frozenset({
@@ -22,6 +23,12 @@ def _redact(_logger, _method, event_dict):
         if key.lower() in SENSITIVE_KEYS:
             event_dict[key] = "[redacted]"
     return event_dict
+
+
+def _orjson_dumps(event_dict, default=None, **_kw) -> str:
+    # A log line per call in every service: orjson is several times faster than json, and
+    # writes UTF-8 (Romanian diacritics stay readable, as with ensure_ascii=False).
+    return orjson.dumps(event_dict, default=default).decode("utf-8")
 
 
 def configure_logging(component: str, level: str = "INFO") -> None:
@@ -42,7 +49,7 @@ def configure_logging(component: str, level: str = "INFO") -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(ensure_ascii=False),
+            structlog.processors.JSONRenderer(serializer=_orjson_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
