@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from services.kernel.events import Envelope
-from services.kernel.nameko_support import ServiceBase, Database, RequestContext, event_consumer, rpc
+from services.kernel.batch_consumer import event_batch_consumer
+from services.kernel.nameko_support import ServiceBase, Database, RequestContext, rpc
 
 from . import trail
 from .models import Base
@@ -13,10 +14,10 @@ class AuditService(ServiceBase):
     db = Database("audit", Base.metadata, relay=False)
     ctx = RequestContext("audit")
 
-    @event_consumer("audit.events")
-    def record(self, envelope: Envelope) -> None:
+    @event_batch_consumer("audit.events")
+    def record(self, envelopes: list[Envelope]) -> None:
         with self.db.transaction() as s:
-            trail.store_event(s, envelope)
+            trail.store_events(s, envelopes)
 
     @rpc
     def list_events(self, type=None, entity_type=None, entity_id=None, tenant_id=None,

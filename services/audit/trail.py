@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import time
 
+import orjson
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.kernel.db import insert_if_absent
+from services.kernel.db import insert_ignoring_duplicates
 from services.kernel.events import Envelope
 from services.kernel.identity import Principal, Role, require
 from services.kernel.validation import page_args
@@ -21,14 +23,14 @@ READERS = (Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN)
 VISIBILITY_MARGIN_SECONDS = 2.0
 
 
-def store_event(session: Session, envelope: Envelope) -> bool:
-    """False if this event_id is already recorded (redelivery)."""
-    return insert_if_absent(session, AuditEntry.__table__, dict(
-        event_id=envelope.event_id, type=envelope.type, tenant_id=envelope.tenant_id,
-        actor_id=envelope.actor.id, actor_role=envelope.actor.role, entity_type=envelope.entity.type,
-        entity_id=envelope.entity.id, reason=envelope.reason, occurred_at=envelope.occurred_at,
-        recorded_at=time.time(), correlation_id=envelope.correlation_id,
-        envelope=json.dumps(envelope.to_dict(), ensure_ascii=False)))
+def store_events(session: Session, envelopes: list[Envelope]) -> None:
+    """One INSERT for a batch; an event_id already recorded (a redelivery) is skipped."""
+    now = time.time()
+    insert_ignoring_duplicates(session, AuditEntry.__table__, [dict(
+        event_id=e.event_id, type=e.type, tenant_id=e.tenant_id, actor_id=e.actor.id, actor_role=e.actor.role,
+        entity_type=e.entity.type, entity_id=e.entity.id, reason=e.reason, occurred_at=e.occurred_at,
+        recorded_at=now, correlation_id=e.correlation_id,
+        envelope=orjson.dumps(e.to_dict()).decode("utf-8")) for e in envelopes])
 
 
 def entry_dict(e: AuditEntry) -> dict:

@@ -6,14 +6,32 @@ counts already let an operator check that backup hears everything audit hears.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from sqlalchemy import select
 
 from services.kernel.events import Envelope
 from services.kernel.identity import Role, require
-from services.kernel.nameko_support import ServiceBase, Database, RequestContext, event_consumer, rpc
+from services.kernel.batch_consumer import event_batch_consumer
+from services.kernel.nameko_support import ServiceBase, Database, RequestContext, rpc
 
 from .models import Base, EventCount
+
+
+def add_counts(session, counts: Counter) -> None:
+    """One upsert per event type in the batch."""
+    if not counts:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table, now = EventCount.__table__, time.time()
+    for type_, n in sorted(counts.items()):  # a fixed order: concurrent replicas never deadlock
+        statement = insert(table).values(type=type_, count=n, last_seen_at=now)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.type],
+            set_={"count": table.c.count + statement.excluded.count, "last_seen_at": statement.excluded.last_seen_at}))
 
 
 class BackupService(ServiceBase):
@@ -21,17 +39,12 @@ class BackupService(ServiceBase):
     db = Database("backup", Base.metadata, relay=False)
     ctx = RequestContext("backup")
 
-    @event_consumer("backup.events")
-    def count(self, envelope: Envelope) -> None:
+    @event_batch_consumer("backup.events")
+    def count(self, envelopes: list[Envelope]) -> None:
         with self.db.transaction() as s:
-            if self.db.already_processed(s, envelope.event_id, "backup.count"):
-                return
-            row = s.get(EventCount, envelope.type)
-            if row is None:
-                s.add(EventCount(type=envelope.type, count=1, last_seen_at=time.time()))
-            else:
-                row.count += 1
-                row.last_seen_at = time.time()
+            new = self.db.newly_processed(s, [e.event_id for e in envelopes], "backup.count")
+            fresh = {e.event_id: e.type for e in envelopes if e.event_id in new}
+            add_counts(s, Counter(fresh.values()))
 
     @rpc
     def stats(self) -> dict:

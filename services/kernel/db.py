@@ -97,12 +97,18 @@ def make_sessionmaker(engine: Engine) -> Sessions:
     return Sessions(engine)
 
 
-def insert_if_absent(session: Session, table, values: dict) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); True if the row was new.
-    One statement instead of a look-up and an insert, for idempotent consumers."""
+def insert_ignoring_duplicates(session: Session, table, rows: list[dict], *, returning=None) -> set:
+    """INSERT … ON CONFLICT DO NOTHING of many rows in one statement (SQLite and PostgreSQL),
+    for idempotent consumers. With `returning` (a column of `table`): the values of that
+    column for the rows that were actually new; otherwise an empty set."""
+    if not rows:
+        return set()
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = session.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    statement = insert(table).values(rows).on_conflict_do_nothing()
+    if returning is None:
+        session.execute(statement)
+        return set()
+    return set(session.scalars(statement.returning(returning)))

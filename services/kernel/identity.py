@@ -6,6 +6,9 @@ per request and each service can re-check the caller (defence in depth).
 """
 from __future__ import annotations
 
+import fcntl
+import os
+
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -119,18 +122,27 @@ def require(principal: Principal | None, *roles: str, second_factor: bool = Fals
 # --- keys ---------------------------------------------------------------------------
 
 def ensure_dev_keypair(private_path: Path, public_path: Path) -> None:
-    """Create an Ed25519 key pair for local use if none exists (never in production)."""
+    """Create an Ed25519 key pair for local use if none exists (never in production).
+
+    Every service calls this at start, all at once under `make up`: a file lock makes one
+    of them create the pair and the others find it, so the halves always belong together."""
     if private_path.exists() and public_path.exists():
         return
     private_path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    tmp = private_path.with_suffix(".tmp")
-    tmp.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    tmp.chmod(0o600)
-    tmp.replace(private_path)
-    public_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                          serialization.PublicFormat.SubjectPublicKeyInfo))
+    with open(private_path.parent / ".keypair.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if private_path.exists() and public_path.exists():
+            return
+        key = Ed25519PrivateKey.generate()
+        for path, data, mode in (
+                (private_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()), 0o600),
+                (public_path, key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                            serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)):
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            tmp.chmod(mode)
+            tmp.replace(path)
 
 
 class TokenSigner:

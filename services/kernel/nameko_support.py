@@ -5,7 +5,6 @@ Services declare these as class attributes; `get_dependency` returns plain objec
 """
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import time
@@ -19,18 +18,17 @@ import structlog
 from eventlet.event import Event as GreenEvent
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
-from nameko.messaging import consume
 from sqlalchemy import MetaData, event as sa_event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .db import make_engine, make_sessionmaker
-from .errors import EXPECTED_ERRORS, AppError, InvalidInput, NotAuthenticated, SecondFactorRequired
+from .errors import EXPECTED_ERRORS, AppError, NotAuthenticated, SecondFactorRequired
 from .events import Actor, Entity, Envelope, change_data
 from .identity import Principal, TokenVerifier, load_verifier, second_factor_mandatory
 from .logging import get_logger
-from .metrics import EVENTS_CONSUMED, RPC_CALLS, RPC_LATENCY
-from .outbox import OutboxRelay, already_processed, event_queue, record_event
+from .metrics import RPC_CALLS, RPC_LATENCY
+from .outbox import OutboxRelay, newly_processed, record_event
 from .rpc_entrypoint import PlatformRpc
 from .settings import database_url, get_settings
 
@@ -85,8 +83,9 @@ class Store:
         """`emit(session, fact, ...)` bound to the current caller, for the plain rule modules."""
         return lambda session, fact, **kw: self.emit(session, ctx, fact, **kw)
 
-    def already_processed(self, session: Session, event_id: str, consumer: str) -> bool:
-        return already_processed(session, self.metadata, event_id, consumer)
+    def newly_processed(self, session: Session, event_ids: list[str], consumer: str) -> set[str]:
+        """The ids among `event_ids` this consumer has not processed before (now recorded)."""
+        return newly_processed(session, self.metadata, event_ids, consumer)
 
 
 class Database(DependencyProvider):
@@ -212,34 +211,6 @@ def rpc(fn: Callable) -> Callable:
     """nameko `@rpc` whose domain errors travel to the caller without being logged as crashes
     (and whose reply skips the publisher confirm, see `rpc_entrypoint`)."""
     return PlatformRpc.decorator(expected_exceptions=EXPECTED_ERRORS)(fn)
-
-
-def event_consumer(queue_name: str, binding: str = "#") -> Callable:
-    """Consume envelopes from a durable queue; a failed handler requeues the message.
-
-    Malformed envelopes are acknowledged and counted (re-delivering them cannot help);
-    any other failure leaves the message on the queue, so nothing is lost.
-    """
-    def decorator(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(self, body):
-            try:
-                envelope = Envelope.from_dict(body)
-            except InvalidInput as exc:
-                log.error("event.malformed", queue=queue_name, error=str(exc))
-                EVENTS_CONSUMED.labels(queue_name, "malformed", "rejected").inc()
-                return None
-            structlog.contextvars.bind_contextvars(correlation_id=envelope.correlation_id,
-                                                   event_id=envelope.event_id)
-            try:
-                result = fn(self, envelope)
-            except Exception:
-                EVENTS_CONSUMED.labels(queue_name, envelope.type, "error").inc()
-                raise
-            EVENTS_CONSUMED.labels(queue_name, envelope.type, "ok").inc()
-            return result
-        return consume(event_queue(queue_name, binding), requeue_on_error=True)(wrapper)
-    return decorator
 
 
 INSTANCE_ID = f"{socket.gethostname()}-{os.getpid()}"

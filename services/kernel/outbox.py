@@ -15,20 +15,20 @@ publishes it; if a relay dies holding a lease, another takes the row when it exp
 """
 from __future__ import annotations
 
-import json
 import socket
 import time
 import uuid
 from typing import Callable
 
 import amqp
+import orjson
 import kombu
 from kombu import Exchange, Queue
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text,
                         and_, func, or_, select, update)
 from sqlalchemy.orm import Session
 
-from .db import Sessions, insert_if_absent
+from .db import Sessions, insert_ignoring_duplicates
 
 from .events import EVENTS_EXCHANGE, Envelope
 from .logging import get_logger
@@ -81,14 +81,18 @@ def _outbox(session_or_meta) -> Table:
 def record_event(session: Session, metadata: MetaData, envelope: Envelope) -> None:
     session.execute(_outbox(metadata).insert().values(
         event_id=envelope.event_id, type=envelope.type,
-        payload=json.dumps(envelope.to_dict(), ensure_ascii=False), created_at=time.time(), attempts=0))
+        payload=orjson.dumps(envelope.to_dict()).decode("utf-8"), created_at=time.time(), attempts=0))
     session.info["outbox_written"] = True
 
 
-def already_processed(session: Session, metadata: MetaData, event_id: str, consumer: str) -> bool:
-    """Idempotent consumption: True if seen; otherwise records it in this transaction."""
-    return not insert_if_absent(session, metadata.tables["inbox"],
-                                {"event_id": event_id, "consumer": consumer, "processed_at": time.time()})
+def newly_processed(session: Session, metadata: MetaData, event_ids: list[str], consumer: str) -> set[str]:
+    """Idempotent consumption: records the ids in this transaction and returns those not seen
+    before (a redelivered event is in the inbox already)."""
+    inbox = metadata.tables["inbox"]
+    now = time.time()
+    return insert_ignoring_duplicates(
+        session, inbox, [{"event_id": e, "consumer": consumer, "processed_at": now} for e in dict.fromkeys(event_ids)],
+        returning=inbox.c.event_id)
 
 
 class OutboxRelay:
@@ -168,7 +172,7 @@ class OutboxRelay:
             channel = self._ensure_channel()
             self._returned.clear()
             for _row_id, event_type, payload in rows:
-                body = json.loads(payload)
+                body = orjson.loads(payload)
                 channel.basic_publish(
                     amqp.Message(payload.encode("utf-8"), content_type="application/json",
                                  content_encoding="utf-8", delivery_mode=2, message_id=body["event_id"],

@@ -130,3 +130,22 @@ def test_production_refuses_development_defaults(monkeypatch):
     monkeypatch.delenv("GRADES_DATABASE_URL", raising=False)
     with pytest.raises(RuntimeError, match="GRADES_DATABASE_URL"):
         database_url("grades", settings)
+
+
+def test_services_starting_together_end_up_with_one_matching_key_pair(tmp_path):
+    """Every service creates the development key pair at start, all at the same moment."""
+    import subprocess
+    import sys
+    import time
+    script = ("import sys, time; from pathlib import Path; from services.kernel.identity import ensure_dev_keypair; "
+              "d = Path(sys.argv[1]); time.sleep(max(0, float(sys.argv[2]) - time.time())); "
+              "ensure_dev_keypair(d / 'k.pem', d / 'k.pub')")
+    start_at = str(time.time() + 2.0)  # all imports done by then: the calls really coincide
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "keys"), start_at]) for _ in range(8)]
+    assert [p.wait(60) for p in procs] == [0] * 8
+    from cryptography.hazmat.primitives import serialization
+    private = serialization.load_pem_private_key((tmp_path / "keys" / "k.pem").read_bytes(), password=None)
+    public = (tmp_path / "keys" / "k.pub").read_bytes()
+    assert private.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo) == public
+    assert not list((tmp_path / "keys").glob("*.tmp"))
