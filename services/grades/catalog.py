@@ -10,7 +10,7 @@ import time
 from datetime import date, datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,8 @@ from services.kernel.validation import clean_text, page_args
 from .models import ClassStudent, Grade, SchoolClass, Subject, TeachingAssignment
 
 MANAGERS = (Role.SCHOOL_ADMIN, Role.DIRECTOR)
+_G, _S, _CS = Grade.__table__, Subject.__table__, ClassStudent.__table__
+_TA, _CLS = TeachingAssignment.__table__, SchoolClass.__table__
 _YEAR_FORMAT = "YYYY-YYYY"
 
 
@@ -130,8 +132,19 @@ def _grade_value(value) -> int:
     return value
 
 
-def record_grade(session: Session, emit, principal: Principal, *, class_id: str, subject_id: str,
+# One query for the usual case (the teacher teaches this subject in this class and the student
+# is in it), built once; the detailed checks run only to explain a refusal.
+_MAY_GRADE = (select(_TA.c.id).join_from(_TA, _CS, _CS.c.class_id == _TA.c.class_id)
+              .where(_TA.c.tenant_id == bindparam("tenant_id"), _TA.c.class_id == bindparam("class_id"),
+                     _TA.c.subject_id == bindparam("subject_id"), _TA.c.teacher_id == bindparam("teacher_id"),
+                     _CS.c.student_id == bindparam("student_id"))
+              .limit(1))
+_INSERT_GRADE = _G.insert()
+
+
+def record_grade(db: Connection | Session, emit, principal: Principal, *, class_id: str, subject_id: str,
                  student_id: str, value: int, awarded_on: str | None = None, reason: str | None = None) -> dict:
+    """The hottest write of the platform: Core statements built once, no ORM object."""
     # CAT-18: administrators never write grades, even if they also hold another role here.
     if principal.has_any((Role.SCHOOL_ADMIN, Role.OPERATOR)):
         raise Forbidden("administrators may not record grades")
@@ -143,23 +156,20 @@ def record_grade(session: Session, emit, principal: Principal, *, class_id: str,
         raise InvalidInput("awarded_on must be a date YYYY-MM-DD") from exc
     if when > datetime.now(timezone.utc).date():
         raise InvalidInput("awarded_on cannot be in the future")
-    # One query for the usual case (the teacher teaches this subject in this class and the
-    # student is in it); the detailed checks run only to explain a refusal.
-    allowed = session.scalar(
-        select(TeachingAssignment.id).join(ClassStudent, ClassStudent.class_id == TeachingAssignment.class_id)
-        .where(TeachingAssignment.tenant_id == principal.tenant_id, TeachingAssignment.class_id == class_id,
-               TeachingAssignment.subject_id == subject_id, TeachingAssignment.teacher_id == principal.user_id,
-               ClassStudent.student_id == student_id).limit(1))
-    if allowed is None:
-        _explain_grade_refusal(session, principal, class_id, subject_id, student_id)
+    ids = {"class_id": class_id, "subject_id": subject_id, "student_id": student_id}
+    if db.execute(_MAY_GRADE, {**ids, "tenant_id": principal.tenant_id, "teacher_id": principal.user_id}).first() is None:
+        _explain_grade_refusal(_orm(db), principal, class_id, subject_id, student_id)
     reason = clean_text(reason, field="reason", max_len=500, required=False) if reason else None
-    # a plain INSERT: the hottest write of the platform has no use for an ORM object
-    row = {"id": new_id(), "class_id": class_id, "subject_id": subject_id, "student_id": student_id,
-           "value": value, "awarded_on": when, "teacher_id": principal.user_id, "version": 1}
-    session.execute(insert(Grade).values(**row, tenant_id=principal.tenant_id, created_at=time.time()))
+    row = {"id": new_id(), **ids, "value": value, "awarded_on": when, "teacher_id": principal.user_id, "version": 1}
+    db.execute(_INSERT_GRADE, {**row, "tenant_id": principal.tenant_id, "created_at": time.time()})
     grade = {**row, "awarded_on": when.isoformat()}
-    emit(session, "grade_recorded", entity_type="grade", entity_id=grade["id"], after=grade, reason=reason)
+    emit(db, "grade_recorded", entity_type="grade", entity_id=grade["id"], after=grade, reason=reason)
     return grade
+
+
+def _orm(db: Connection | Session) -> Session:
+    """An ORM session in the caller's transaction, for the rare paths that want one."""
+    return db if isinstance(db, Session) else Session(bind=db)
 
 
 def _explain_grade_refusal(session: Session, principal: Principal, class_id: str, subject_id: str,
@@ -171,10 +181,6 @@ def _explain_grade_refusal(session: Session, principal: Principal, class_id: str
             TeachingAssignment.teacher_id == principal.user_id)):
         raise Forbidden("you do not teach this subject in this class")
     raise NotFound("student not found in this class")
-
-
-_G, _S = Grade.__table__, Subject.__table__
-_TA, _CLS = TeachingAssignment.__table__, SchoolClass.__table__
 
 
 @functools.lru_cache(maxsize=32)

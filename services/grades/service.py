@@ -63,8 +63,8 @@ class GradesService(ServiceBase):
 
     @rpc
     def record_grade(self, class_id, subject_id, student_id, value, awarded_on=None, reason=None) -> dict:
-        with self.db.transaction() as s:
-            return catalog.record_grade(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
+        with self.db.writing() as db:
+            return catalog.record_grade(db, self.db.emitter(self.ctx), self.ctx.require_principal(),
                                         class_id=class_id, subject_id=subject_id, student_id=student_id,
                                         value=value, awarded_on=awarded_on, reason=reason)
 

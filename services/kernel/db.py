@@ -86,6 +86,17 @@ class Sessions:
 
 
     @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A Core connection in a transaction that commits on success, for hot writes that
+        need no ORM session (same turn-taking on SQLite as `begin()`)."""
+        if self._turn is None:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self._turn, self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def read_connection(self) -> Iterator[Connection]:
         """A Core connection in a read-only transaction, for hot reads that need no ORM session
         (same locking rules as `begin(readonly=True)`; closing it rolls back)."""

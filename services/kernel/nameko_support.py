@@ -43,15 +43,30 @@ for _error in EXPECTED_ERRORS:
 class Store:
     """What a worker gets: transactions on the service's own database plus event recording."""
 
-    def __init__(self, service: str, sessions, metadata: MetaData):
+    def __init__(self, service: str, sessions, metadata: MetaData, wake_relay: Callable[[], None] = lambda: None):
         self.service = service
         self.sessions = sessions
         self.metadata = metadata
+        self._wake_relay = wake_relay
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """Like `transaction`, as a Core connection: for hot write paths that build no ORM
+        objects. Events emitted in it are relayed as soon as it commits."""
+        with self.sessions.write_connection() as connection:
+            info = connection.info  # the pooled connection's: it outlives this transaction
+            try:
+                yield connection
+            except BaseException:
+                info.pop("outbox_written", None)  # rolled back: nothing to relay
+                raise
+        if info.pop("outbox_written", False):
+            self._wake_relay()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -103,10 +118,15 @@ class Database(DependencyProvider):
         self._wake = GreenEvent()
         sa_event.listen(self.sessions.factory, "after_commit", self._after_commit)
         self.relay = OutboxRelay(self.service, self.sessions, self.metadata, settings.amqp_uri,
+                                 linger_seconds=settings.outbox_linger_seconds,
                                  sleep=eventlet.sleep)
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop("outbox_written", False) and not self._wake.ready():
+        if session.info.pop("outbox_written", False):
+            self._wake_relay()
+
+    def _wake_relay(self) -> None:
+        if not self._wake.ready():
             self._wake.send(True)
 
     def _wait_for_work(self, timeout: float) -> None:
@@ -127,7 +147,7 @@ class Database(DependencyProvider):
         self.stop()
 
     def get_dependency(self, worker_ctx) -> Store:
-        return Store(self.service, self.sessions, self.metadata)
+        return Store(self.service, self.sessions, self.metadata, self._wake_relay)
 
 
 @dataclass

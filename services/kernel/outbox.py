@@ -26,6 +26,7 @@ import kombu
 from kombu import Exchange, Queue
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text,
                         and_, func, or_, select, update)
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .db import Sessions, insert_ignoring_duplicates
@@ -78,11 +79,14 @@ def _outbox(session_or_meta) -> Table:
     return session_or_meta.tables["outbox"]
 
 
-def record_event(session: Session, metadata: MetaData, envelope: Envelope) -> None:
-    session.execute(_outbox(metadata).insert().values(
-        event_id=envelope.event_id, type=envelope.type,
-        payload=orjson.dumps(envelope.to_dict()).decode("utf-8"), created_at=time.time(), attempts=0))
-    session.info["outbox_written"] = True
+def record_event(db: Session | Connection, metadata: MetaData, envelope: Envelope) -> None:
+    """Write the envelope into the outbox, inside the caller's transaction (ORM or Core)."""
+    db.execute(_outbox(metadata).insert(), {
+        "event_id": envelope.event_id, "type": envelope.type, "payload": orjson.dumps(envelope.to_dict()).decode("utf-8"),
+        "created_at": time.time(), "attempts": 0})
+    # read after the commit to wake the relay (a Connection's `info` outlives the transaction:
+    # `Store.writing` pops it either way)
+    db.info["outbox_written"] = True
 
 
 def newly_processed(session: Session, metadata: MetaData, event_ids: list[str], consumer: str) -> set[str]:
@@ -98,7 +102,7 @@ def newly_processed(session: Session, metadata: MetaData, event_ids: list[str], 
 class OutboxRelay:
     def __init__(self, service: str, sessions: Sessions, metadata: MetaData, amqp_uri: str,
                  *, batch_size: int = 200, lease_seconds: float = 15.0, idle_poll_seconds: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep):
+                 linger_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep):
         self.service = service
         self.sessions = sessions
         self.table = _outbox(metadata)
@@ -106,6 +110,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.idle_poll_seconds = idle_poll_seconds
+        self.linger_seconds = linger_seconds
         self.instance = f"{service}-{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self._sleep = sleep
         self._wake = None  # an eventlet Event when run inside a service
@@ -218,6 +223,11 @@ class OutboxRelay:
                     OUTBOX_BACKLOG.labels(self.service).set(self.backlog())  # only when falling behind
                     continue
                 OUTBOX_BACKLOG.labels(self.service).set(0)
+                if n and self.linger_seconds:
+                    # events are flowing: let the next few gather into one batch (the first
+                    # event after a quiet spell was published without waiting)
+                    self._sleep(self.linger_seconds)
+                    continue
                 wait_for_work(self.idle_poll_seconds)
             except RelayError:
                 self._sleep(backoff)

@@ -25,6 +25,9 @@ class PlatformSettings(BaseSettings):
     amqp_uri: str = Field(DEV_AMQP_URI, validation_alias="AMQP_URI")
     rpc_timeout_seconds: float = Field(5.0, validation_alias="RPC_TIMEOUT_SECONDS")
     max_workers: int = Field(10, validation_alias="SERVICE_MAX_WORKERS")
+    # After publishing a batch the outbox relay waits this long for more events to join the
+    # next one (an isolated event still goes out at once): fewer, larger batches downstream.
+    outbox_linger_seconds: float = Field(0.01, ge=0, le=1, validation_alias="OUTBOX_LINGER_SECONDS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     signing_key_file: Path | None = Field(None, validation_alias="AUTH_SIGNING_KEY_FILE")
     public_key_file: Path | None = Field(None, validation_alias="AUTH_PUBLIC_KEY_FILE")

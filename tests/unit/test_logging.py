@@ -11,6 +11,9 @@ from services.kernel.logging import configure_logging, get_logger
 
 
 def test_lines_are_json_with_context_and_without_secrets(capsys):
+    # configure_logging sets process-wide levels; put them back for the tests that follow
+    saved = {name: logging.getLogger(name).level for name in (None, "kombu", "amqp", "nameko", "aiormq",
+                                                             "aio_pika", "uvicorn.access", "alembic")}
     configure_logging("grades", "INFO")
     try:
         structlog.contextvars.bind_contextvars(correlation_id="req-123")
@@ -26,6 +29,8 @@ def test_lines_are_json_with_context_and_without_secrets(capsys):
         structlog.contextvars.clear_contextvars()
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2
     first, second = lines

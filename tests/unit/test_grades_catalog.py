@@ -1,4 +1,4 @@
-"""Who sees which grades, with paging and totals, on real SQLite and PostgreSQL schemas."""
+"""Recording grades and who sees which, with paging and totals, on real SQLite and PostgreSQL schemas."""
 from __future__ import annotations
 
 import time
@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import insert
 
 from services.grades import catalog
-from services.grades.models import Base, Grade, SchoolClass, Subject, TeachingAssignment
+from services.grades.models import Base, ClassStudent, Grade, SchoolClass, Subject, TeachingAssignment
 from services.kernel.db import make_engine, make_sessionmaker
-from services.kernel.errors import Forbidden
+from services.kernel.errors import Forbidden, InvalidInput, NotFound
 from services.kernel.identity import Principal, Role
 from tests.infra import temporary_pg_database
 
@@ -43,6 +43,9 @@ def _seeded(engine):
         for sid, tenant, name in (("mate", T, "Matematică"), ("ro", T, "Limba română"), ("xs", OTHER, "X")):
             session.execute(insert(Subject).values(id=sid, tenant_id=tenant, name=name, weekly_hours=4,
                                                    created_at=now))
+        for pupil, cid in (("p1", "9A"), ("p2", "9A"), ("p3", "9B")):
+            session.execute(insert(ClassStudent).values(id=f"cs-{pupil}", tenant_id=T, class_id=cid, student_id=pupil,
+                                                        created_at=now))
         session.execute(insert(TeachingAssignment).values(id="ta", tenant_id=T, class_id="9A", subject_id="mate",
                                                           teacher_id="t", created_at=now))
         rows = [("p1", "9A", "mate", 9), ("p1", "9A", "ro", 7), ("p2", "9A", "mate", 5), ("p2", "9A", "ro", 10),
@@ -108,3 +111,64 @@ def test_others_grades_are_refused(sessions):
     assert _ids(sessions, _who(Role.PARENT))[0]["total"] == 0
     with pytest.raises(Forbidden):
         _ids(sessions, _who(Role.STATISTICS_VIEWER))
+
+
+def _record(sessions, principal, **kw):
+    emitted = []
+    with sessions.write_connection() as db:  # how the service calls it
+        grade = catalog.record_grade(db, lambda _db, fact, **e: emitted.append((fact, e)), principal,
+                                     **{"class_id": "9A", "subject_id": "mate", "student_id": "p2", "value": 9, **kw})
+    return grade, emitted
+
+
+def test_the_assigned_teacher_records_a_grade_and_its_event(sessions):
+    grade, emitted = _record(sessions, _who(Role.TEACHER, user="t"), reason="Lucrare  de control   ")
+    assert grade["value"] == 9 and grade["teacher_id"] == "t" and grade["student_id"] == "p2"
+    assert emitted == [("grade_recorded", {"entity_type": "grade", "entity_id": grade["id"], "after": grade,
+                                           "reason": "Lucrare de control"})]
+    page, ids = _ids(sessions, _who(Role.STUDENT, person="p2"))
+    assert ids[0] == grade["id"] and page["total"] == 3
+
+
+@pytest.mark.parametrize("who, kw, error, message", [
+    (("t",), {"subject_id": "ro"}, Forbidden, "you do not teach this subject in this class"),
+    (("t",), {"student_id": "p3"}, NotFound, "student not found in this class"),
+    (("t",), {"class_id": "X"}, NotFound, "class not found"),  # another school's class
+    (("t",), {"value": 11}, InvalidInput, "grade must be a whole number from 1 to 10"),
+    (("t",), {"awarded_on": "2999-01-01"}, InvalidInput, "awarded_on cannot be in the future"),
+    (("hr",), {}, Forbidden, "you do not teach this subject in this class"),  # homeroom reads, does not write
+])
+def test_refusals_explain_themselves_and_write_nothing(sessions, who, kw, error, message):
+    with pytest.raises(error, match=message):
+        _record(sessions, _who(Role.TEACHER, user=who[0]), **kw)
+    assert _ids(sessions, _who(Role.DIRECTOR))[0]["total"] == 6
+
+
+def test_administrators_never_record_grades(sessions):
+    admin_teacher = Principal(user_id="t", tenant_id=T, roles=frozenset({Role.TEACHER, Role.SCHOOL_ADMIN}),
+                              factors=frozenset({"pwd", "otp"}))
+    with pytest.raises(Forbidden, match="administrators may not record grades"):
+        _record(sessions, admin_teacher)
+
+
+def test_store_writing_commits_relays_once_and_rolls_back_on_error(sessions):
+    from services.grades.models import Base as GradesBase
+    from services.kernel.nameko_support import Store
+    woken = []
+    store = Store("grades", sessions, GradesBase.metadata, wake_relay=lambda: woken.append(1))
+    ctx = type("Ctx", (), {"principal": _who(Role.TEACHER, user="t"), "correlation_id": "c-1"})()
+    with store.writing() as db:
+        catalog.record_grade(db, store.emitter(ctx), ctx.principal, class_id="9A", subject_id="mate",
+                             student_id="p1", value=10)
+    assert woken == [1]
+    with pytest.raises(RuntimeError):
+        with store.writing() as db:
+            catalog.record_grade(db, store.emitter(ctx), ctx.principal, class_id="9A", subject_id="mate",
+                                 student_id="p1", value=4)
+            raise RuntimeError("crash after the insert")
+    with store.writing():
+        pass  # a later transaction on the same pooled connection relays nothing stale
+    assert woken == [1]
+    assert _ids(sessions, _who(Role.DIRECTOR))[0]["total"] == 7
+    with sessions.read_connection() as db:
+        assert db.exec_driver_sql("SELECT count(*) FROM outbox").scalar() == 1
