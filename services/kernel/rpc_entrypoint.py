@@ -6,8 +6,8 @@ once to send) and waiting for a publisher confirm. A reply does not need a confi
 the caller's private, non-durable queue, and if it is lost (connection cut after the publish)
 the caller's timeout answers for it, exactly as when the caller's queue is gone. So here:
 
-* one kombu `Connection` per service process, built once; producers come from kombu's pool for
-  it (a reconnecting publish, several workers publishing at once);
+* replies go out on reusable channels (`ReplyChannels`: one per reply in flight, reopened
+  once if its connection broke), straight through py-amqp's `basic_publish`;
 * the reply is serialised once, in a layout the gateway can forward without re-encoding it
   (`OK_REPLY_PREFIX`), and a result that cannot be serialised becomes nameko's
   `UnserializableValueError`, as before;
@@ -23,13 +23,12 @@ from __future__ import annotations
 import inspect
 import sys
 
+import amqp
 import kombu.serialization
 import orjson
 from kombu import Connection
-from kombu.pools import producers
 from kombu.utils import json as kombu_json
-from nameko.amqp.publish import DEFAULT_TRANSPORT_OPTIONS
-from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_RETRY_POLICY, DEFAULT_SERIALIZER,
+from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
 from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
@@ -47,14 +46,13 @@ class ReplyingRpcConsumer(RpcConsumer):
         config = self.container.config
         self._exchange = get_rpc_exchange(config)
         self._serializer = config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER)
-        self._connection = Connection(
-            config[AMQP_URI_CONFIG_KEY],
-            transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False},
-            ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        self._replies = ReplyChannels(lambda: Connection(
+            config[AMQP_URI_CONFIG_KEY], ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY)))
 
     def stop(self):
         super().stop()
-        producers[self._connection].force_close_all()
+        self._replies.close()
 
     def handle_result(self, message, result, exc_info):
         error = serialize(exc_info[1]) if exc_info is not None else None
@@ -68,14 +66,54 @@ class ReplyingRpcConsumer(RpcConsumer):
             error = serialize(UnserializableValueError(result))
             result = None
             content_type, encoding, body = encode_reply(None, error, serializer)
-        with producers[self._connection].acquire(block=True) as producer:
-            producer.publish(
-                body, content_type=content_type, content_encoding=encoding,
-                exchange=self._exchange.name, routing_key=message.properties["reply_to"],
-                correlation_id=message.properties.get("correlation_id"),
-                delivery_mode=TRANSIENT, retry=True, retry_policy=DEFAULT_RETRY_POLICY)
+        reply = amqp.Message(body, content_type=content_type, content_encoding=encoding, delivery_mode=TRANSIENT,
+                             correlation_id=message.properties.get("correlation_id"))
+        self._replies.publish(reply, self._exchange.name, message.properties["reply_to"])
         self.queue_consumer.ack_message(message)
         return result, exc_info
+
+
+class ReplyChannels:
+    """Channels to publish replies on, one per reply in flight, reused.
+
+    A greenthread takes a free channel (or opens one), publishes and puts it back; list
+    operations never yield under eventlet, so no lock is needed. A channel whose connection
+    failed is dropped and the reply is sent once more on a fresh one; a second failure
+    propagates, as nameko's own publisher does after its retries."""
+
+    def __init__(self, connect):
+        self._connect = connect
+        self._free: list[tuple] = []
+
+    def publish(self, message: amqp.Message, exchange: str, routing_key: str) -> None:
+        for attempt in (1, 2):
+            entry = self._free.pop() if self._free else self._open()
+            try:
+                entry[1].basic_publish(message, exchange=exchange, routing_key=routing_key)
+            except Exception:
+                self._discard(entry)
+                if attempt == 2:
+                    raise
+                continue
+            self._free.append(entry)
+            return
+
+    def _open(self) -> tuple:
+        connection = self._connect()
+        connection.connect()
+        return connection, connection.channel()
+
+    @staticmethod
+    def _discard(entry: tuple) -> None:
+        try:
+            entry[0].release()
+        except Exception:  # noqa: BLE001 - it is broken already
+            pass
+
+    def close(self) -> None:
+        free, self._free = self._free, []
+        for entry in free:
+            self._discard(entry)
 
 
 def encode_reply(result, error, serializer: str) -> tuple[str, str, bytes | str]:
