@@ -46,16 +46,16 @@ import aio_pika
 import orjson
 import pamqp.encode
 import pamqp.exceptions
+import aiormq.abc
 from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
-    AbstractExchange,
     AbstractIncomingMessage,
-    DeliveryMode,
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import DeliveredMessage
 from aiormq.exceptions import DeliveryError, PublishError
+from pamqp.commands import Basic
 from yarl import URL
 
 from services.kernel.wire import OK_REPLY_PREFIX
@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 _HEADER_PREFIX = "nameko"
 _CONTENT_TYPE = "application/json"
 _CONTENT_ENCODING = "utf-8"
+_NOT_PERSISTENT = 1
 
 # Reconnect backoff. The first attempt after a loss is immediate; failures
 # back off exponentially (with jitter, so that a fleet of gateways does not
@@ -142,7 +143,10 @@ class _Link:
     """One live broker connection with the channels and reply queue on it."""
 
     connection: AbstractConnection
-    exchange: AbstractExchange
+    # aiormq's channel under aio-pika's: requests are published on it directly, which
+    # skips aio-pika's per-message object and property conversions on the hot path
+    channel: aiormq.abc.AbstractChannel
+    exchange: str
     reply_to: str
     # Resolved (with the cause, possibly None) the first time the connection
     # or one of its channels closes; the supervisor waits on it.
@@ -306,8 +310,7 @@ class RpcClient:
         self._pending[correlation_id] = reply
         if raw:
             self._raw.add(correlation_id)
-        message = aio_pika.Message(
-            body,
+        properties = Basic.Properties(
             content_type=_CONTENT_TYPE,
             content_encoding=_CONTENT_ENCODING,
             headers=headers,
@@ -318,15 +321,15 @@ class RpcClient:
             # back -- long after we told our caller it timed out, so a retried
             # operation could run twice. The broker never delivers an expired
             # message to a consumer.
-            expiration=timeout,
+            expiration=str(max(1, int(timeout * 1000))),
             # Persisting buys nothing for a request that is worthless after
             # `timeout` and would cost a disk write per call.
-            delivery_mode=DeliveryMode.NOT_PERSISTENT,
+            delivery_mode=_NOT_PERSISTENT,
         )
         routing_key = f"{service}.{method}"
         try:
             async with asyncio.timeout_at(deadline):
-                await self._publish(link, message, routing_key, service)
+                await self._publish(link, body, properties, routing_key, service)
                 return await reply
         except TimeoutError:
             raise RpcTimeout(
@@ -346,14 +349,18 @@ class RpcClient:
                 reply.exception()
 
     async def _publish(
-        self, link: _Link, message: aio_pika.Message, routing_key: str, service: str
+        self, link: _Link, body: bytes, properties: Basic.Properties,
+        routing_key: str, service: str,
     ) -> None:
         try:
             # mandatory + publisher confirms is how nameko itself detects an
             # unknown service: the broker sends basic.return before the ack
             # when no queue is bound, and aiormq turns that into PublishError
             # because the channel was opened with on_return_raises=True.
-            result = await link.exchange.publish(message, routing_key, mandatory=True)
+            result = await link.channel.basic_publish(
+                body, exchange=link.exchange, routing_key=routing_key,
+                properties=properties, mandatory=True,
+            )
         except PublishError:
             raise UnknownService(service) from None
         except DeliveryError as exc:
@@ -488,7 +495,13 @@ class RpcClient:
                 )
                 await queue.bind(self._exchange_name, routing_key=reply_to)
 
-                link = _Link(connection, exchange, reply_to, lost)
+                link = _Link(
+                    connection,
+                    await publish_channel.get_underlay_channel(),
+                    exchange.name,
+                    reply_to,
+                    lost,
+                )
                 watched: tuple[AbstractConnection | AbstractChannel, ...] = (
                     connection,
                     publish_channel,

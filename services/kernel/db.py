@@ -46,8 +46,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
+            options = conn.get_execution_options()
+            if options.get("per_statement"):
+                return  # autocommit reads: each statement is atomic on its own
             # read-only units of work take no write lock (WAL readers never wait on writers)
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if options.get("readonly") else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -66,8 +69,11 @@ class Sessions:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.factory: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
-        self._readonly_engine = engine.execution_options(readonly=True)
-        self._readonly_factory: sessionmaker[Session] = sessionmaker(self._readonly_engine, expire_on_commit=False)
+        readonly = engine.execution_options(readonly=True)
+        self._readonly_factory: sessionmaker[Session] = sessionmaker(readonly, expire_on_commit=False)
+        # one-statement reads need no transaction around them: no BEGIN/ROLLBACK round trip
+        self._statement_engine = (readonly.execution_options(per_statement=True) if engine.dialect.name == "sqlite"
+                                  else readonly.execution_options(isolation_level="AUTOCOMMIT"))
         self._turn = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
@@ -98,9 +104,10 @@ class Sessions:
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """A Core connection in a read-only transaction, for hot reads that need no ORM session
-        (same locking rules as `begin(readonly=True)`; closing it rolls back)."""
-        with self._readonly_engine.connect() as connection:
+        """A Core connection for hot reads that need no ORM session, in autocommit: each
+        statement sees the latest committed data on its own, without a transaction around
+        them (no snapshot across statements: for reads that are one statement)."""
+        with self._statement_engine.connect() as connection:
             yield connection
 
 

@@ -76,7 +76,8 @@ class Store:
 
     @contextmanager
     def reading_rows(self) -> Iterator[Connection]:
-        """Like `reading`, as a Core connection: for hot read paths that build no ORM objects."""
+        """A Core connection in autocommit, for hot one-statement reads that build no ORM objects
+        (see `Sessions.read_connection`)."""
         with self.sessions.read_connection() as connection:
             yield connection
 
