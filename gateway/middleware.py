@@ -10,6 +10,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from services.kernel.logging import get_logger
+from services.kernel.metrics import child
 
 log = get_logger("gateway.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -50,7 +51,8 @@ class GatewayMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
@@ -65,7 +67,7 @@ class GatewayMiddleware:
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
-        length = dict(scope["headers"]).get(b"content-length")
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await self._reject(send_with_headers, 413, "payload_too_large",
                                f"request body larger than {self.max_body_bytes} bytes")
@@ -74,8 +76,8 @@ class GatewayMiddleware:
         route = scope.get("route")
         template = getattr(route, "path_format", "unmatched")
         elapsed = time.perf_counter() - started
-        HTTP_REQUESTS.labels(scope["method"], template, status_holder["status"]).inc()
-        HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
+        child(HTTP_REQUESTS, scope["method"], template, str(status_holder["status"])).inc()
+        child(HTTP_LATENCY, scope["method"], template).observe(elapsed)
         log.info("http.request", method=scope["method"], route=template, status=status_holder["status"],
                  ms=round(elapsed * 1000, 2))
 

@@ -50,7 +50,6 @@ import aiormq.abc
 from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
-    AbstractIncomingMessage,
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import DeliveredMessage
@@ -386,21 +385,24 @@ class RpcClient:
 
     # -------------------------------------------------------------- replies
 
-    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
-        correlation_id = message.correlation_id
+    async def _on_delivery(self, message: DeliveredMessage) -> None:
+        """aiormq's raw delivery: only the correlation id and the body are needed, so no
+        aio-pika message object is built for each reply."""
+        await self._on_reply(message.header.properties.correlation_id, message.body)
+
+    async def _on_reply(self, correlation_id: str | None, body: bytes) -> None:
         reply = self._pending.pop(correlation_id, None) if correlation_id else None
         if reply is None or reply.done():
             # The caller timed out or was cancelled; nothing is waiting.
             log.debug("dropping reply for unknown correlation id %s", correlation_id)
             return
-        body = message.body
         raw = correlation_id in self._raw
         self._raw.discard(correlation_id)
         if raw and body.startswith(OK_REPLY_PREFIX) and body.endswith(b"}"):
             reply.set_result(body[len(OK_REPLY_PREFIX):-1])
             return
         try:
-            payload = orjson.loads(message.body)
+            payload = orjson.loads(body)
             if not isinstance(payload, dict):
                 raise ValueError("reply is not a JSON object")
         except ValueError as exc:
@@ -512,7 +514,9 @@ class RpcClient:
                 # Auto-ack: the queue is private and a reply nobody waits for
                 # is dropped anyway, so explicit acks would only cost
                 # round trips.
-                await queue.consume(self._on_reply, no_ack=True)
+                await (await reply_channel.get_underlay_channel()).basic_consume(
+                    queue.name, self._on_delivery, no_ack=True
+                )
         except BaseException:
             await self._close_connection(connection)
             raise
@@ -573,6 +577,9 @@ def _context_headers(context: Mapping[str, Any] | None) -> dict[str, Any]:
         if value is None:  # mirrors nameko, which drops None-valued context
             continue
         name = f"{_HEADER_PREFIX}.{key}"
+        if type(value) is str:  # the usual case (ids, tokens): always encodable
+            headers[name] = value
+            continue
         try:
             # Validate here: an unencodable value would otherwise fail deep
             # inside the publish and look like a broken connection.

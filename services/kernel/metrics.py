@@ -1,6 +1,8 @@
 """Prometheus metrics shared by every service process (each exposes its own port)."""
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RPC_CALLS = Counter("rpc_calls_total", "RPC calls handled", ["service", "method", "outcome"])
@@ -12,6 +14,14 @@ EVENTS_CONSUMED = Counter("events_consumed_total", "Events consumed", ["service"
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet confirmed by the broker", ["service"])
 
 _started_ports: set[int] = set()
+
+
+@functools.lru_cache(maxsize=4096)
+def child(metric, *labels: str):
+    """The labelled child of `metric`, looked up once: `labels()` validates and takes a lock
+    on every call, on every request. Label values must come from bounded sets (route
+    templates, method names, outcomes), as they must for Prometheus anyway."""
+    return metric.labels(*labels)
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:

@@ -27,7 +27,7 @@ from .errors import EXPECTED_ERRORS, AppError, NotAuthenticated, SecondFactorReq
 from .events import Actor, Entity, Envelope, change_data
 from .identity import Principal, TokenVerifier, load_verifier, second_factor_mandatory
 from .logging import get_logger
-from .metrics import RPC_CALLS, RPC_LATENCY
+from .metrics import RPC_CALLS, RPC_LATENCY, child
 from .outbox import OutboxRelay, newly_processed, record_event
 from .rpc_entrypoint import PlatformRpc
 from .settings import database_url, get_settings
@@ -221,9 +221,9 @@ class RequestContext(DependencyProvider):
             outcome = "error"
             log.error("entrypoint.failed", method=method, error_type=exc_info[0].__name__,
                       exc_info=exc_info)
-        RPC_CALLS.labels(self.service, method, outcome).inc()
+        child(RPC_CALLS, self.service, method, outcome).inc()
         elapsed = time.perf_counter() - started if started is not None else 0.0
-        RPC_LATENCY.labels(self.service, method).observe(elapsed)
+        child(RPC_LATENCY, self.service, method).observe(elapsed)
         log.info("entrypoint.handled", method=method, outcome=outcome, ms=round(elapsed * 1000, 2))
         structlog.contextvars.clear_contextvars()
 

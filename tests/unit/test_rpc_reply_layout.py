@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date
-from types import SimpleNamespace
 
 import kombu.serialization
 
@@ -35,7 +34,7 @@ def _deliver(client: RpcClient, body: bytes, *, raw: bool):
         client._pending["c1"] = future
         if raw:
             client._raw.add("c1")
-        await client._on_reply(SimpleNamespace(correlation_id="c1", body=body))
+        await client._on_reply("c1", body)
         return future
     return asyncio.run(run())
 
