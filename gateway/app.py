@@ -12,7 +12,7 @@ from services.kernel.settings import PlatformSettings, get_settings
 from . import errors
 from .deps import enforce_policy
 from .middleware import GatewayMiddleware
-from .routes import accounts, auth, catalog, ops
+from .routes import accounts, auth, catalog, me, ops
 from .ratelimit import TokenBuckets
 from .revocations import RevocationList, RevocationListener
 from .rpc import BrokerUnavailable, RpcClient
@@ -51,9 +51,10 @@ def create_app(platform: PlatformSettings | None = None, gateway: GatewaySetting
                               "Every error is `{\"error\": CODE, \"message\": ...}`.",
                   lifespan=lifespan, dependencies=[Depends(enforce_policy)])
     errors.install(app)
-    # Routes are matched in order: the probes first, then the catalog, which carries most of
-    # the traffic (every path is distinct, so the order never changes which route answers).
-    for module in (ops, catalog, auth, accounts):
+    # Routes are matched in order, most frequent first: the probes, who-am-I, then the catalog,
+    # which carries most of the traffic (every path is distinct, so the order never changes
+    # which route answers, only how many are tried).
+    for module in (ops, me, catalog, auth, accounts):
         app.include_router(module.router)
     app.add_middleware(GatewayMiddleware, hsts_seconds=gateway.hsts_seconds,
                        max_body_bytes=gateway.max_body_bytes)

@@ -1,11 +1,10 @@
 """Sign-in (password, second factor), sessions, account self-service, integrator tokens."""
 from __future__ import annotations
 
-import json
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Request
 
 from services.kernel.errors import InvalidInput
 
@@ -98,15 +97,6 @@ async def forgot_password(body: ForgotIn, services: ServicesDep):
 @router.post("/auth/password/reset", tags=["auth"], summary="Set a new password with the e-mailed code")
 async def reset_password(body: ResetIn, services: ServicesDep):
     return await services.call("auth", "reset_password", token=body.token, new_password=body.new_password)
-
-
-@router.get("/me", tags=["auth"], summary="The caller as the token describes them")
-async def me(request: Request):
-    # answered from the verified token alone: no service call, encoded once
-    p = request.state.principal
-    body = {"user_id": p.user_id, "tenant_id": p.tenant_id, "roles": sorted(p.roles), "factors": sorted(p.factors),
-            "person_id": p.person_id, "stage": p.stage, "children": sorted(p.children)}
-    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
 
 
 @router.post("/me/password", tags=["auth"], summary="Change your password (other sessions end)")
