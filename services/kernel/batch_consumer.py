@@ -13,8 +13,9 @@ a batch is being written and the next batch takes them all.
 
 Delivery guarantees are those of `consume(requeue_on_error=True)`:
 * acknowledged only after the method returned, i.e. after its transaction committed;
-* if the method raises, the whole batch goes back to the queue (`basic.nack(requeue)`), and
-  consumers are idempotent on `event_id`, so the events that did land are not counted twice;
+* if the method raises, the batch is retried event by event (one bad event does not hold back
+  the others), and what still fails goes back to the queue; consumers are idempotent on
+  `event_id`, so an event that did land is never stored or counted twice;
 * a connection lost mid-batch means the broker redelivers everything unacknowledged;
 * a message that is not a valid envelope is acknowledged, logged and counted, never retried.
 """
@@ -41,6 +42,7 @@ from .outbox import event_queue
 log = get_logger(__name__)
 
 _RECONNECT_MIN, _RECONNECT_MAX = 0.2, 5.0
+_FAILURE_PAUSE = 0.2
 
 
 class EventBatchConsumer(Entrypoint):
@@ -142,6 +144,35 @@ class EventBatchConsumer(Entrypoint):
                 self._undecodable(message, exc)
         if not envelopes:
             return
+        exc_info = self._call_service(envelopes)
+        if exc_info is ContainerBeingKilled:
+            channel.basic_nack(delivery_tag=kept[-1].delivery_tag, multiple=True, requeue=True)
+            return
+        if exc_info is None:
+            # One frame settles the batch: every delivery tag up to the last one of it. Tags
+            # of messages already settled one by one (malformed) are not included again.
+            channel.basic_ack(delivery_tag=kept[-1].delivery_tag, multiple=True)
+            self._count(envelopes, "ok")
+            return
+        if len(envelopes) > 1:
+            # One bad event must not hold back the others: retry the batch event by event, so
+            # only what fails on its own goes back to the queue.
+            for envelope, message in zip(envelopes, kept):
+                outcome = self._call_service([envelope])
+                if outcome is None:
+                    message.ack()
+                else:
+                    message.requeue()
+                self._count([envelope], "ok" if outcome is None else "error")
+        else:
+            kept[0].requeue()
+            self._count(envelopes, "error")
+        # A requeued event comes straight back: pause, so that a database outage or an event
+        # that cannot be stored does not turn into a busy loop.
+        eventlet.sleep(_FAILURE_PAUSE)
+
+    def _call_service(self, envelopes: list[Envelope]):
+        """Run the service method on one batch in a worker; its exc_info (None: success)."""
         done = GreenEvent()
 
         def handle_result(worker_ctx, result, exc_info):
@@ -153,17 +184,10 @@ class EventBatchConsumer(Entrypoint):
                                         context_data={"correlation_id": envelopes[0].correlation_id},
                                         handle_result=handle_result)
         except ContainerBeingKilled:
-            channel.basic_nack(delivery_tag=kept[-1].delivery_tag, multiple=True, requeue=True)
-            return
-        exc_info = done.wait()
-        # One frame settles the batch: every delivery tag up to the last one of it. Tags of
-        # messages already settled one by one (malformed) are not included again.
-        tag = kept[-1].delivery_tag
-        if exc_info is None:
-            channel.basic_ack(delivery_tag=tag, multiple=True)
-        else:
-            channel.basic_nack(delivery_tag=tag, multiple=True, requeue=True)
-        outcome = "ok" if exc_info is None else "error"
+            return ContainerBeingKilled
+        return done.wait()
+
+    def _count(self, envelopes: list[Envelope], outcome: str) -> None:
         for envelope in envelopes:
             EVENTS_CONSUMED.labels(self.queue_name, envelope.type, outcome).inc()
 

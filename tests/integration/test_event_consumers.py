@@ -3,6 +3,7 @@ dropped, a failed batch goes back to the queue and lands later. Real services, r
 SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -156,3 +157,15 @@ def test_a_failed_batch_returns_to_the_queue_and_lands_later(consumers, amqp_uri
     _wait_until(lambda: _scalar(audit, "SELECT count(*) FROM audit_entries") == 50, timeout=30,
                 what="requeued events to land")
     assert _scalar(audit, "SELECT count(DISTINCT event_id) FROM audit_entries") == 50
+
+
+def test_one_bad_event_does_not_hold_back_its_batch(consumers, amqp_uri):
+    # the audit trail refuses an event without an actor (NOT NULL): it fails whatever the batch
+    poison = dataclasses.replace(_envelope(999), actor=Actor(None, "teacher"))
+    good = [_envelope(i) for i in range(40)]
+    _publish(amqp_uri, _events(good[:20]) + _events([poison]) + _events(good[20:]))
+    audit = consumers["audit"]
+    _wait_until(lambda: _scalar(audit, "SELECT count(*) FROM audit_entries") >= 40, what="the good events")
+    assert _scalar(audit, "SELECT count(*) FROM audit_entries WHERE event_id = :e", e=poison.event_id) == 0
+    time.sleep(0.5)
+    assert _scalar(audit, "SELECT count(*) FROM audit_entries") == 40
