@@ -7,7 +7,7 @@ cooperative by `services.kernel.runner` (psycogreen) before any engine exists.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
@@ -76,6 +76,10 @@ class Sessions:
                                   else readonly.execution_options(isolation_level="AUTOCOMMIT"))
         self._turn = threading.RLock() if engine.dialect.name == "sqlite" else None
 
+    def _my_turn(self):
+        """This process's turn at the SQLite write lock; nothing to wait for on PostgreSQL."""
+        return self._turn if self._turn is not None else nullcontext()
+
     @contextmanager
     def begin(self, *, readonly: bool = False) -> Iterator[Session]:
         """`readonly=True` for queries: on SQLite they skip the write lock and the turn."""
@@ -83,23 +87,14 @@ class Sessions:
             with self._readonly_factory() as session:  # closing rolls back: nothing is written
                 yield session
             return
-        if self._turn is None:
-            with self.factory.begin() as session:
-                yield session
-            return
-        with self._turn, self.factory.begin() as session:
+        with self._my_turn(), self.factory.begin() as session:
             yield session
-
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """A Core connection in a transaction that commits on success, for hot writes that
         need no ORM session (same turn-taking on SQLite as `begin()`)."""
-        if self._turn is None:
-            with self.engine.begin() as connection:
-                yield connection
-            return
-        with self._turn, self.engine.begin() as connection:
+        with self._my_turn(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
