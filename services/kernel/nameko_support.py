@@ -81,7 +81,7 @@ class Store:
         with self.sessions.read_connection() as connection:
             yield connection
 
-    def emit(self, session: Session, ctx: "CallContext", fact: str, *, entity_type: str, entity_id: str,
+    def emit(self, session: Session | Connection, ctx: "CallContext", fact: str, *, entity_type: str, entity_id: str,
              after: dict | None, before: dict | None = None, reason: str | None = None,
              tenant_id: str | None = None) -> Envelope:
         """Write `<service>.<fact>` into the outbox inside the caller's transaction."""
