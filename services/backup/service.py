@@ -13,6 +13,7 @@ from sqlalchemy import select
 from services.kernel.events import Envelope
 from services.kernel.identity import Role, require
 from services.kernel.batch_consumer import event_batch_consumer
+from services.kernel.db import dialect_insert
 from services.kernel.nameko_support import ServiceBase, Database, RequestContext, rpc
 
 from .models import Base, EventCount
@@ -22,10 +23,7 @@ def add_counts(session, counts: Counter) -> None:
     """One upsert per event type in the batch."""
     if not counts:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = dialect_insert(session)
     table, now = EventCount.__table__, time.time()
     for type_, n in sorted(counts.items()):  # a fixed order: concurrent replicas never deadlock
         statement = insert(table).values(type=type_, count=n, last_seen_at=now)

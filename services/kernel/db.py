@@ -110,17 +110,22 @@ def make_sessionmaker(engine: Engine) -> Sessions:
     return Sessions(engine)
 
 
+def dialect_insert(session: Session):
+    """The `insert` of the session's dialect, which has `ON CONFLICT` (SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def insert_ignoring_duplicates(session: Session, table, rows: list[dict], *, returning=None) -> set:
     """INSERT … ON CONFLICT DO NOTHING of many rows in one statement (SQLite and PostgreSQL),
     for idempotent consumers. With `returning` (a column of `table`): the values of that
     column for the rows that were actually new; otherwise an empty set."""
     if not rows:
         return set()
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(rows).on_conflict_do_nothing()
+    statement = dialect_insert(session)(table).values(rows).on_conflict_do_nothing()
     if returning is None:
         session.execute(statement)
         return set()
