@@ -36,7 +36,7 @@ from nameko.extensions import Entrypoint
 from .errors import InvalidInput
 from .events import Envelope
 from .logging import get_logger
-from .metrics import EVENTS_CONSUMED
+from .metrics import EVENTS_CONSUMED, child
 from .outbox import event_queue
 
 log = get_logger(__name__)
@@ -189,7 +189,7 @@ class EventBatchConsumer(Entrypoint):
 
     def _count(self, envelopes: list[Envelope], outcome: str) -> None:
         for envelope in envelopes:
-            EVENTS_CONSUMED.labels(self.queue_name, envelope.type, outcome).inc()
+            child(EVENTS_CONSUMED, self.queue_name, envelope.type, outcome).inc()
 
 
 def event_batch_consumer(queue_name: str, binding: str = "#", *, max_batch: int = 500) -> Callable:
