@@ -93,6 +93,20 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/stats/grades"): allow(Role.DIRECTOR, Role.STATISTICS_VIEWER),
     ("GET", "/v1/audit/events"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN),
     ("GET", "/v1/backup/stats"): allow(Role.OPERATOR),
+    # --- catalog: school years, grades, absences, averages, closing, delegation, alerts ---
+    # --- end of catalog ---
+    # --- audit: the verifiable log, proofs, checkpoints ---
+    # --- end of audit ---
+    # --- registry: persons, enrolments, nomenclatures, imports, reports ---
+    # --- end of registry ---
+    # --- documents: year-end catalog, report cards, verification ---
+    # --- end of documents ---
+    # --- backup: status, restores, drills, contracts ---
+    # --- end of backup ---
+    # --- data-subject rights ---
+    # --- end of data-subject rights ---
+    # --- web pages (gateway/web/) ---
+    # --- end of web pages ---
 }
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import pyotp
 
+DEMO_AREAS: list = []  # filled below, once the helpers exist; order matters (catalog first)
+
 DEMO_SCHOOL = "Liceul Teoretic „Ion Creangă” (demo)"
 _WORDS = ("brad", "munte", "izvor", "lalea", "nisip", "vultur", "castan", "ploaie", "zmeu", "artar",
           "campie", "soim", "tarm", "ghinda", "stanca", "lunca")  # ASCII: easy to type in any shell
@@ -135,6 +137,11 @@ def seed_demo(base_url: str, ca_file: Path, data_dir: Path) -> dict:
         "tenant": tenant, "operator": operator, "users": users, "class": klass, "subject": math,
         "student_person": student["person"],
     }
+    tokens = {"operator": op, "admin": admin}
+    # Each area grows the demo school in a module of its own (deploy/local/demo_<area>.py):
+    # `seed(api, demo, tokens)` adds what a person needs to try that area by hand.
+    for area in DEMO_AREAS:
+        area.seed(api, demo, tokens)
     marker.write_text(json.dumps(demo, ensure_ascii=False, indent=2))
     marker.chmod(0o600)
     return demo
@@ -145,3 +152,7 @@ def _enrolled(api: Api, user: dict) -> str:
     signed = api.sign_in(user["email"], user["password"], user.get("totp_secret"))
     user["totp_secret"] = signed["totp_secret"]
     return signed["access_token"]
+
+
+# --- the areas' demo data, in the order they depend on each other ---
+# --- end of the areas' demo data ---
