@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.kernel.errors import ERROR_TABLE, AppError
 from services.kernel.logging import get_logger
 
-from .rpc import BrokerUnavailable, RemoteError, RpcTimeout, UnknownService
+from .rpc import ArgumentOutOfRange, BrokerUnavailable, RemoteError, RpcTimeout, UnknownService
 
 log = get_logger("gateway.errors")
 
@@ -57,6 +57,14 @@ async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
     return error_response(status, code, str(exc), retry_after=_retry_after(exc.exc_args))
 
 
+async def _out_of_range(request: Request, exc: ArgumentOutOfRange) -> JSONResponse:
+    return error_response(422, "invalid_input", f"{exc}: whole numbers must lie between "
+                                                f"-{_LARGEST_SAFE_INTEGER} and {_LARGEST_SAFE_INTEGER}")
+
+
+_LARGEST_SAFE_INTEGER = 2 ** 53 - 1
+
+
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("rpc.unavailable", error_type=type(exc).__name__)
     message = {
@@ -83,6 +91,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RemoteError, _remote)
+    app.add_exception_handler(ArgumentOutOfRange, _out_of_range)
     for exc_type in (BrokerUnavailable, RpcTimeout, UnknownService):
         app.add_exception_handler(exc_type, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http)

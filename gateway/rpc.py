@@ -103,6 +103,31 @@ class UnknownService(RpcError):
         self.service = service
 
 
+class ArgumentOutOfRange(ValueError):
+    """An integer argument lies outside what every peer on the bus can read exactly.
+
+    The bus carries JSON; its readers (nameko's kombu/json services, SQL drivers binding
+    64-bit columns, JavaScript clients of the events) agree on integers up to 2**53 - 1
+    in magnitude. A larger one would fail somewhere downstream, far from its cause, or be
+    rounded silently; it is refused here, before anything is sent, for every call.
+    """
+
+
+# Compact UTF-8 JSON; integers beyond +-(2**53 - 1) raise instead of being encoded.
+_ARGUMENT_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_STRICT_INTEGER
+
+
+def encode_arguments(args, kwargs) -> bytes:
+    """The request body of an RPC. Raises `ArgumentOutOfRange` for an integer too large for
+    the bus, and `TypeError` (as json does) for a value JSON cannot carry."""
+    try:
+        return orjson.dumps({"args": list(args), "kwargs": dict(kwargs or {})}, option=_ARGUMENT_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        if "Integer exceeds" in str(exc):
+            raise ArgumentOutOfRange("a number in the request is too large") from None
+        raise
+
+
 class RemoteError(RpcError):
     """The remote service method raised an exception."""
 
@@ -289,10 +314,7 @@ class RpcClient:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
 
-        # orjson: compact UTF-8, and its encode error is a TypeError like json's.
-        body = orjson.dumps(
-            {"args": list(args), "kwargs": dict(kwargs or {})}, option=orjson.OPT_NON_STR_KEYS
-        )
+        body = encode_arguments(args, kwargs)
         headers = _context_headers(context)
 
         link = self._link

@@ -7,12 +7,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from ..deps import ServicesDep
+from ..params import Limit, Offset
 from ..rpc import RemoteError
 from ..schemas import PersonIn, StudentIn, TenantIn, UserIn
 
 router = APIRouter(prefix="/v1")
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.post("/tenants", status_code=201, tags=["institutions"], summary="Create a school or university")
