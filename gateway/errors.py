@@ -44,8 +44,15 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
     return error_response(422, "invalid_input", "; ".join(_describe(e) for e in errors[:5]), details=details)
 
 
+def _details(args) -> dict:
+    """Extra fields a service attached to its refusal (`AppError(message, {...})`)."""
+    extra = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+    return {k: v for k, v in extra.items() if k not in ("error", "message")}
+
+
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message, retry_after=_retry_after(exc.args))
+    return error_response(exc.status, exc.code, exc.message, retry_after=_retry_after(exc.args),
+                          **_details(exc.args))
 
 
 async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
@@ -54,7 +61,8 @@ async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
         log.error("rpc.remote_failure", error_type=exc.exc_type)
         return error_response(500, "internal", "internal error; quote the request id to support")
     status, code = mapped
-    return error_response(status, code, str(exc), retry_after=_retry_after(exc.exc_args))
+    return error_response(status, code, str(exc), retry_after=_retry_after(exc.exc_args),
+                          **_details(exc.exc_args))
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 
 class AppError(Exception):
+    """`AppError(message, details)`: a dict `details` reaches the caller beside the message
+    (e.g. the current version on a stale write, the warnings that block a closing)."""
     code = "internal"
     status = 500
 
@@ -40,6 +42,16 @@ class Conflict(AppError):
     code, status = "conflict", 409
 
 
+class StaleVersion(AppError):
+    """A change naming a version that is no longer the current one; args[1] carries `current`."""
+    code, status = "stale_version", 409
+
+
+class PeriodClosed(AppError):
+    """A write into a closed (locked) period of the catalog."""
+    code, status = "period_closed", 409
+
+
 class RateLimited(AppError):
     code, status = "rate_limited", 429
 
@@ -51,6 +63,6 @@ class ServiceUnavailable(AppError):
 ERROR_TABLE: dict[str, tuple[int, str]] = {
     cls.__name__: (cls.status, cls.code)
     for cls in (InvalidInput, NotAuthenticated, SecondFactorRequired, Forbidden, NotFound,
-                Conflict, RateLimited, ServiceUnavailable)
+                Conflict, StaleVersion, PeriodClosed, RateLimited, ServiceUnavailable)
 }
 EXPECTED_ERRORS = tuple(AppError.__subclasses__())
