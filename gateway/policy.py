@@ -134,6 +134,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     # CAT-19: the statistics viewer reaches aggregate endpoints only
     ("GET", "/v1/stats/grades"): allow(Role.DIRECTOR, Role.STATISTICS_VIEWER),
     ("GET", "/v1/alerts"): allow(Role.DIRECTOR, Role.TEACHER),
+    ("GET", "/v1/me/catalog-notices"): allow(Role.PARENT, Role.STUDENT),
+    ("PUT", "/v1/me/catalog-notices"): allow(Role.PARENT, Role.STUDENT),
     # --- end of catalog ---
     # --- audit: the verifiable log, proofs, checkpoints ---
     # --- end of audit ---

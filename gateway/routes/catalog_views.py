@@ -1,12 +1,14 @@
 """Catalog views (one call each), statistics with no personal data, alerts."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from ..deps import ServicesDep
+from ..schemas import Body
 from .catalog import Limit, Offset, _opt
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -48,3 +50,19 @@ async def grade_statistics(services: ServicesDep,
 @router.get("/alerts", summary="Grades changed, cancelled, or written by a delegate or under an amendment")
 async def list_alerts(services: ServicesDep, limit: Limit = 50, offset: Offset = 0):
     return await services.call("grades", "list_alerts", limit=limit, offset=offset)
+
+
+class NoticesIn(Body):
+    grades: Literal["off", "immediate", "digest"] = Field(description="messages about new grades")
+    absences: Literal["off", "immediate", "digest"] = Field(description="messages about new absences")
+
+
+@router.get("/me/catalog-notices", summary="Your choice of catalog messages (parents and pupils)")
+async def get_notices(services: ServicesDep):
+    return await services.call("auth", "get_catalog_notices")
+
+
+@router.put("/me/catalog-notices", summary="Opt in to new-grade and new-absence messages, now or as a daily digest",
+            description="Sent by e-mail to your account's address; a subject line never carries a grade.")
+async def set_notices(body: NoticesIn, services: ServicesDep):
+    return await services.call("auth", "set_catalog_notices", grades=body.grades, absences=body.absences)

@@ -16,6 +16,7 @@ from services.kernel.validation import clean_text, page_args
 from .common import owned, parse_date, period_on, periods_of, today, year_of
 from .grades import refuse_administrators, write_context
 from .models import Absence, ClassStudent, MotivationRequest, Period, SchoolClass
+from .structure import on_roster
 
 MOTIVATION_REASONS = ("medical", "parent_request", "school_activity", "other")
 MAX_BULK = 60
@@ -169,16 +170,18 @@ def request_motivation(session: Session, emit, principal: Principal, *, student_
     start, end = parse_date(from_date, "from_date"), parse_date(to_date, "to_date")
     if end < start:
         raise InvalidInput("to_date comes before from_date")
-    roster = session.execute(select(ClassStudent, SchoolClass).join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
-                             .where(ClassStudent.tenant_id == principal.tenant_id,
-                                    ClassStudent.student_id == student_id)
-                             .order_by(SchoolClass.school_year.desc())).first()
-    if roster is None:
-        raise NotFound("the pupil is in no class of this school")
-    cls = roster[1]
-    year = year_of(session, cls)
-    if year is None:
-        raise InvalidInput("the school has not configured this school year yet")
+    # the class the pupil was in on those days, in the school year that holds them
+    cls = year = None
+    for roster, candidate in session.execute(
+            select(ClassStudent, SchoolClass).join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+            .where(ClassStudent.tenant_id == principal.tenant_id, ClassStudent.student_id == student_id)
+            .order_by(SchoolClass.school_year.desc())).all():
+        candidate_year = year_of(session, candidate)
+        if candidate_year and candidate_year.starts_on <= start <= candidate_year.ends_on and on_roster(roster, start):
+            cls, year = candidate, candidate_year
+            break
+    if cls is None:
+        raise NotFound("the pupil was in no class of this school on those days")
     periods = periods_of(session, year)
     holidays = {date.fromisoformat(h) for p in periods for h in (p.holidays or [])}
     days = school_days(start, end, holidays)
