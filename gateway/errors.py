@@ -6,7 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.kernel.errors import ERROR_TABLE, AppError
+from services.kernel.errors import ERROR_TABLE, AppError, decode_details
 from services.kernel.logging import get_logger
 
 from .rpc import BrokerUnavailable, RemoteError, RpcTimeout, UnknownService
@@ -46,8 +46,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 def _details(args) -> dict:
     """Extra fields a service attached to its refusal (`AppError(message, {...})`)."""
-    extra = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-    return {k: v for k, v in extra.items() if k not in ("error", "message")}
+    return {k: v for k, v in decode_details(args).items() if k not in ("error", "message")}
 
 
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:

@@ -6,6 +6,8 @@ what an integrator sees: `{"error": CODE, "message": ...}`.
 """
 from __future__ import annotations
 
+import json
+
 
 class AppError(Exception):
     """`AppError(message, details)`: a dict `details` reaches the caller beside the message
@@ -14,8 +16,30 @@ class AppError(Exception):
     status = 500
 
     def __init__(self, message: str, *details):
+        # details travel as JSON text: nameko turns every non-string leaf of an error's args into
+        # text on the wire, so a dict would reach the caller with its numbers as strings
+        if details and isinstance(details[0], dict):
+            details = (DETAILS_PREFIX + json.dumps(details[0], ensure_ascii=False), *details[1:])
         super().__init__(message, *details)
         self.message = message
+
+    @property
+    def details(self) -> dict:
+        return decode_details(self.args)
+
+
+DETAILS_PREFIX = "details:"
+
+
+def decode_details(args) -> dict:
+    """The dict an error was raised with (`AppError(message, {...})`), from its (wire) args."""
+    if len(args) > 1 and isinstance(args[1], str) and args[1].startswith(DETAILS_PREFIX):
+        try:
+            decoded = json.loads(args[1][len(DETAILS_PREFIX):])
+        except ValueError:
+            return {}
+        return decoded if isinstance(decoded, dict) else {}
+    return {}
 
 
 class InvalidInput(AppError):

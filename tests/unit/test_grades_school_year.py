@@ -145,7 +145,7 @@ def test_grades_are_versioned_never_deleted_and_refused_where_they_must_be(db):
     assert changed["version"] == 2 and changed["value"] == 8
     with pytest.raises(StaleVersion) as stale:
         db.w(grades.change_grade, MATH_T, grade_id=g["id"], expected_version=1, value=9, reason="iar")
-    assert stale.value.args[1]["current"]["version"] == 2 and stale.value.args[1]["current"]["value"] == 8
+    assert stale.value.details["current"]["version"] == 2 and stale.value.details["current"]["value"] == 8
     with pytest.raises(InvalidInput, match="reason is required"):
         db.w(grades.cancel_grade, MATH_T, grade_id=g["id"], expected_version=2, reason="  ")
     db.w(grades.cancel_grade, MATH_T, grade_id=g["id"], expected_version=2, reason="notă pusă greșit")
@@ -264,7 +264,7 @@ def test_closing_amendment_year_freeze_and_reexamination(db):
     assert ("missing_conduct", "p1") in kinds and ("too_few_grades", "p2") in kinds  # p2 at risk: 3 needed
     with pytest.raises(Conflict, match="warnings") as refused:
         db.w(closing.close_period, DIRECTOR, period_id=ids["s1"])
-    assert refused.value.args[1]["warning_count"] == check["warning_count"]
+    assert refused.value.details["warning_count"] == check["warning_count"]
     with pytest.raises(Forbidden):
         db.w(closing.close_period, HOME_T, period_id=ids["s1"], confirm=True)
     for period in ("s1", "s2"):
