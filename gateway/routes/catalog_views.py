@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
             description="Grades, thesis, absences and averages (exact decimals as strings). The director, the "
                         "homeroom teacher and integrators see every subject; a teacher their own subjects.")
 async def class_catalog(class_id: UUID, services: ServicesDep, period_id: UUID | None = None):
-    return await services.call("grades", "class_catalog", class_id=str(class_id), period_id=_opt(period_id))
+    # forwarded as the service wrote it: the answer is large, decoding and re-encoding it would cost
+    return await services.respond("grades", "class_catalog", class_id=str(class_id), period_id=_opt(period_id))
 
 
 @router.get("/classes/{class_id}/students/{student_id}/report-card",

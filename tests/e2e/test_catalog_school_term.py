@@ -179,3 +179,27 @@ def test_alert_emails_reach_the_teacher_and_the_director_without_the_grade(platf
                      for to in wanted}
     assert per_recipient == {to: 1 for to in wanted}
     who["director"]("GET", "/v1/alerts")
+
+
+def test_parents_opt_in_to_new_grade_messages(platform, term):
+    demo, who = term["demo"], term["who"]
+    assert who["parent"]("GET", "/v1/me/catalog-notices") == {"grades": "off", "absences": "off"}
+    who["parent"]("PUT", "/v1/me/catalog-notices", json={"grades": "immediate", "absences": "digest"})
+    who["student"]("PUT", "/v1/me/catalog-notices", json={"grades": "digest", "absences": "off"})
+    who["teacher"]("POST", "/v1/grades", 201, json={
+        "class_id": demo["class"]["id"], "subject_id": demo["subject"]["id"],
+        "student_id": demo["student_person"]["id"], "value": 7})
+    outbox = platform.data_dir / "outbox" / "email.jsonl"
+    parent = demo["users"]["parent"]["email"]
+
+    def grade_mails(to):
+        lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
+        return [m for m in map(json.loads, lines) if m["to"] == to and "new grade" in m["subject"]]
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not grade_mails(parent):
+        time.sleep(0.3)
+    mails = grade_mails(parent)
+    assert len(mails) == 1 and "7" not in mails[0]["subject"] and "7" in mails[0]["body"]
+    # the pupil chose the daily digest: nothing now
+    assert grade_mails(demo["users"]["student"]["email"]) == []
