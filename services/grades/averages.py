@@ -44,7 +44,23 @@ def _mean(values: Sequence[Decimal]) -> Decimal:
 
 def period_average(grades: Iterable[int], thesis: int | None = None) -> Decimal | None:
     """The period average of one subject, a whole number; None with no grade at all (the thesis
-    alone does not make an average: the other grades are needed for M)."""
+    alone does not make an average: the other grades are needed for M).
+
+    Grades are whole numbers, so this is exact integer arithmetic (what Decimal would compute,
+    without its cost: the class catalog computes thousands of these per view)."""
+    values = list(grades)
+    if not values:
+        return None
+    total, n = sum(values), len(values)
+    if thesis is None:
+        return Decimal((2 * total + n) // (2 * n))  # round(total / n), exactly .50 up
+    m100 = (100 * total) // n  # M truncated to two decimals, in hundredths
+    return Decimal((2 * (3 * m100 + 100 * thesis) + 400) // 800)  # round((3M + T) / 4), .50 up
+
+
+def period_average_decimal(grades: Iterable[int], thesis: int | None = None) -> Decimal | None:
+    """The same rule written with decimals, as the regulation states it (the tests hold the two
+    equal over every case)."""
     values = [Decimal(g) for g in grades]
     if not values:
         return None

@@ -27,7 +27,8 @@ class ClassYear:
     periods: list[Period]
     subjects: list[dict]  # id, name, weekly_hours, optional, thesis_periods, teacher_ids
     roster: list[ClassStudent]
-    grades: dict = field(default_factory=lambda: defaultdict(list))  # (pupil, subject, period) → [row]
+    # (pupil, subject, period) → {"grades": [answer dicts], "values": [ints], "thesis": dict | None}
+    grades: dict = field(default_factory=dict)
     marks: dict = field(default_factory=dict)  # (pupil, kind, subject_key, period) → value
     absences: dict = field(default_factory=dict)  # (pupil, subject, period) → (total, motivated)
     amendments: dict = field(default_factory=lambda: defaultdict(list))  # pupil → [dict]
@@ -50,12 +51,7 @@ def load(session: Session, cls: SchoolClass, *, student_id: str | None = None) -
                                                     ClassStudent.student_id)))
     data = ClassYear(cls, year, periods, subjects, roster)
     pupil_filter = (lambda col: col == student_id) if student_id else (lambda col: True)
-    rows = session.execute(select(_G.c.id, _G.c.student_id, _G.c.subject_id, _G.c.period_id, _G.c.value,
-                                  _G.c.qualifier, _G.c.kind, _G.c.awarded_on, _G.c.version)
-                           .where(_G.c.class_id == cls.id, _G.c.status == "active", pupil_filter(_G.c.student_id))
-                           .order_by(_G.c.awarded_on, _G.c.created_at))
-    for r in rows:
-        data.grades[(r.student_id, r.subject_id, r.period_id)].append(r)
+    _load_grades(session, data, cls.id, student_id)
     for m in session.scalars(select(FinalMark).where(FinalMark.class_id == cls.id,
                                                      pupil_filter(FinalMark.student_id))):
         data.marks[(m.student_id, m.kind, m.subject_key, m.period_id)] = m.value
@@ -79,6 +75,38 @@ def load(session: Session, cls: SchoolClass, *, student_id: str | None = None) -
                                                           pupil_filter(YearResult.student_id))):
             data.frozen[y.student_id] = y.result
     return data
+
+
+_GRADES_SQL = ("SELECT id, student_id, subject_id, period_id, value, qualifier, kind, awarded_on, version "
+               "FROM grades WHERE class_id = {p} AND status = 'active'{pupil} ORDER BY awarded_on, created_at")
+
+
+def _load_grades(session: Session, data: ClassYear, class_id: str, student_id: str | None) -> None:
+    """The view's biggest read (a class's year: thousands of rows) as plain driver rows: no ORM,
+    no per-row type processing; each grade becomes its answer dict once."""
+    connection = session.connection()
+    qmark = connection.dialect.paramstyle == "qmark"
+    p = "?" if qmark else "%s"
+    sql = _GRADES_SQL.format(p=p, pupil=f" AND student_id = {p}" if student_id else "")
+    params = (class_id, student_id) if student_id else (class_id,)
+    cells = data.grades
+    for gid, pupil, subject, period, value, qualifier, kind, awarded, version in \
+            connection.exec_driver_sql(sql, params).fetchall():
+        key = (pupil, subject, period)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = {"grades": [], "values": [], "thesis": None}
+        day = awarded if isinstance(awarded, str) else awarded.isoformat()
+        if kind == "thesis":
+            cell["thesis"] = {"id": gid, "value": value, "awarded_on": day}
+        else:
+            cell["grades"].append({"id": gid, "value": value if value is not None else qualifier,
+                                   "awarded_on": day, "kind": kind, "version": version})
+            if value is not None:
+                cell["values"].append(value)
+
+
+_EMPTY = {"grades": [], "values": [], "thesis": None}
 
 
 def _subjects(session: Session, cls: SchoolClass) -> list[dict]:
@@ -105,21 +133,16 @@ def _subjects(session: Session, cls: SchoolClass) -> list[dict]:
 
 
 def period_cell(data: ClassYear, pupil: str, subject: dict, period_id: str | None) -> dict:
-    rows = data.grades.get((pupil, subject["id"], period_id), [])
-    plain = [r for r in rows if r.kind != "thesis"]
-    thesis = next((r for r in rows if r.kind == "thesis"), None)
+    cell = data.grades.get((pupil, subject["id"], period_id), _EMPTY)
+    thesis = cell["thesis"]
     qualifier = data.marks.get((pupil, "qualifier", subject["id"], period_id))
     average = None
-    if not data.uses_qualifiers:
-        average = av.period_average([r.value for r in plain], thesis.value if thesis else None)
+    if not data.uses_qualifiers and cell["values"]:
+        average = av.period_average(cell["values"], thesis["value"] if thesis else None)
     total, motivated = data.absences.get((pupil, subject["id"], period_id), (0, 0))
-    return {"grades": [{"id": r.id, "value": r.value if r.value is not None else r.qualifier,
-                        "awarded_on": r.awarded_on.isoformat(), "kind": r.kind, "version": r.version} for r in plain],
-            "thesis": ({"id": thesis.id, "value": thesis.value, "awarded_on": thesis.awarded_on.isoformat()}
-                       if thesis else None),
-            "average": av.as_text(average, 0), "qualifier": qualifier,
+    return {"grades": cell["grades"], "thesis": thesis, "average": av.as_text(average, 0), "qualifier": qualifier,
             "absences": {"total": total, "motivated": motivated, "unmotivated": total - motivated},
-            "_average": average, "_values": [r.value for r in plain]}
+            "_average": average, "_values": cell["values"]}
 
 
 def pupil_result(data: ClassYear, pupil: ClassStudent, *, period_id: str | None = None) -> dict:

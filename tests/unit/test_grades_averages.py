@@ -147,3 +147,11 @@ def test_situation(subjects, conduct, postponed, expected):
 
 def test_text_forms():
     assert av.as_text(D(9), 0) == "9" and av.as_text(D("9.5")) == "9.50" and av.as_text(None) is None
+
+
+def test_the_integer_computation_equals_the_decimal_rule_everywhere():
+    import itertools
+    for n in range(1, 5):
+        for grades in itertools.combinations_with_replacement(range(1, 11), n):
+            for thesis in (None, *range(1, 11)):
+                assert av.period_average(grades, thesis) == av.period_average_decimal(grades, thesis), (grades, thesis)

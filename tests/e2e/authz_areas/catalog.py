@@ -69,7 +69,7 @@ MATRIX.update({
         variants={"other-tenant": {ADM: NOT_FOUND, DIR: NOT_FOUND, ADMT: NOT_FOUND}}),
     # a teacher lists the classes they teach or lead, nothing else
     ("GET", "/v1/classes"): Row(only({ADM: OK, DIR: OK, TCH: OK, TCH2: OK, ADMT: OK}),
-                                hidden={TCH2: ("A.class", "A.hr_class"), ADMT: ("A.hr_class",)}),
+                                hidden={TCH2: ("A.class", "A.hr_class")}),
     ("PUT", "/v1/classes/{class_id}/curriculum/{subject_id}"): Row(
         only({ADM: OK, DIR: OK, ADMT: OK}),
         variants={"other-tenant": {ADM: NOT_FOUND, DIR: NOT_FOUND, ADMT: NOT_FOUND}}),
