@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
@@ -65,7 +66,7 @@ def load(session: Session, cls: SchoolClass, *, student_id: str | None = None) -
                              .order_by(Amendment.approved_at)):
         data.amendments[a.student_id].append({"subject_id": a.subject_id, "period_id": a.period_id,
                                               "reason": a.reason, "approved_by": a.approved_by,
-                                              "approved_at": a.approved_at})
+                                              "approved_at": _iso_time(a.approved_at)})
     for x in session.scalars(select(Reexamination).where(Reexamination.class_id == cls.id,
                                                          pupil_filter(Reexamination.student_id))):
         data.reexams[(x.student_id, x.subject_id)] = Decimal(x.average)
@@ -170,7 +171,8 @@ def pupil_result(data: ClassYear, pupil: ClassStudent, *, period_id: str | None 
         else:
             annuals[subject["id"]] = annual
         subjects_out[subject["id"]] = {
-            "periods": {p: {k: v for k, v in cells[p].items() if not k.startswith("_")} for p in shown if p in cells},
+            "periods": {_key(p): {k: v for k, v in cells[p].items() if not k.startswith("_")}
+                        for p in shown if p in cells},
             "annual_average": av.as_text(annual)}
     conduct_periods = {p: data.marks.get((sid, "conduct", "-", p)) for p in period_ids}
     conduct_values = [Decimal(v) if v is not None else None for v in conduct_periods.values()]
@@ -189,7 +191,7 @@ def pupil_result(data: ClassYear, pupil: ClassStudent, *, period_id: str | None 
            "transferred_on": (pupil.left_on or pupil.enrolled_on).isoformat()
            if pupil.status != "enrolled" and (pupil.left_on or pupil.enrolled_on) else None,
            "subjects": subjects_out,
-           "conduct": {"periods": {p: conduct_periods[p] for p in shown if p in conduct_periods},
+           "conduct": {"periods": {_key(p): conduct_periods[p] for p in shown if p in conduct_periods},
                        "annual": conduct_text(conduct_annual)},
            "general_average": av.as_text(general), "situation": situation,
            "absences": {"total": total, "motivated": motivated, "unmotivated": total - motivated},
@@ -201,6 +203,16 @@ def pupil_result(data: ClassYear, pupil: ClassStudent, *, period_id: str | None 
             if subject_id in out["subjects"]:
                 out["subjects"][subject_id]["annual_average"] = annual
     return out
+
+
+def _key(period_id: str | None) -> str:
+    """A period's key in the answer; "-" holds the grades of a class whose school year the school
+    has not configured (so they have no period)."""
+    return period_id if period_id is not None else "-"
+
+
+def _iso_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
 def conduct_text(value: Decimal | None) -> str | None:

@@ -335,3 +335,17 @@ def test_views_scope_and_statistics_suppression(db):
     # 7 pupils: the mean is shown; grade 8 (6 pupils) shown; grade 10 (1 pupil) hidden, and with it
     # the smallest other cell, so grade 10's count cannot be derived from the total
     assert math["mean"] == "8.28" and math["distribution"]["10"] is None and math["distribution"]["8"] is None
+
+
+def test_a_class_without_a_configured_year_still_has_a_catalog(db):
+    cls = db.w(structure.create_class, ADMIN, name="a V-a", school_year="2030-2031")
+    math = db.w(structure.create_subject, ADMIN, name="Matematică", weekly_hours=1)
+    db.w(structure.assign_teacher, ADMIN, class_id=cls["id"], subject_id=math["id"], teacher_id=MATH_T.user_id)
+    db.w(structure.enrol_student, ADMIN, class_id=cls["id"], student_id="p1", person={"last_name": "Pop"})
+    with db.sessions.write_connection() as c:
+        grades.record_grade(c, lambda *a, **k: None, MATH_T, class_id=cls["id"], subject_id=math["id"],
+                            student_id="p1", value=9)
+    import orjson
+    view = db.r(views.class_catalog, DIRECTOR, cls["id"])
+    cell = view["pupils"][0]["subjects"][math["id"]]["periods"]["-"]
+    assert cell["average"] == "9" and orjson.dumps(view)
