@@ -11,6 +11,7 @@ from services.kernel.errors import Forbidden, NotFound
 from services.kernel.identity import Principal, Role, require
 from services.kernel.validation import page_args
 
+from . import averages as av
 from . import results
 from .common import owned, period_on, periods_of, today, year_of
 from .grades import grade_history  # noqa: F401  (a view too: GET /v1/grades/{id}/history)
@@ -97,7 +98,22 @@ def report_card(session: Session, principal: Principal, *, class_id: str, studen
         data.subjects = [s for s in data.subjects if s["id"] in scope]
     pupil = results.pupil_result(data, data.roster[0], period_id=period_id)
     return {**_header(data), "period_id": period_id, "subjects": data.subjects, "pupil": pupil,
+            "conduct_suggestions": conduct_suggestions(data, student_id),
             "generated_at": datetime.now(timezone.utc).isoformat()}
+
+
+def conduct_suggestions(data: results.ClassYear, student_id: str) -> dict:
+    """Per period, the conduct grade the school's thresholds suggest from the pupil's unmotivated
+    absences (the homeroom teacher proposes the grade; this is the starting point)."""
+    settings = (data.year.settings or {}) if data.year else {}
+    thresholds = settings.get("conduct_thresholds") or av.DEFAULT_CONDUCT_THRESHOLDS
+    out = {}
+    for period in data.periods:
+        unmotivated = sum(total - motivated for (pupil, _s, p), (total, motivated) in data.absences.items()
+                          if pupil == student_id and p == period.id)
+        out[period.id] = {"unmotivated_absences": unmotivated,
+                          "suggested": av.conduct_suggestion(unmotivated, thresholds)}
+    return out
 
 
 def teacher_classes(session: Session, principal: Principal, *, limit: int | None = None,

@@ -197,6 +197,11 @@ def test_absences_motivation_and_parent_requests_within_the_limit(db):
         db.w(absences.decide_motivation, HOME_T, request_id=req["id"], approve=True)
     decided = db.w(absences.decide_motivation, DIRECTOR, request_id=req["id"], approve=True)
     assert decided["status"] == "approved" and decided["motivated"] == 3
+    db.w(structure.update_school_year_settings, DIRECTOR, school_year_id=ids["year"]["id"],
+         settings={"conduct_thresholds": [[2, 9], [4, 8]]})
+    card = db.r(views.report_card, PARENT, class_id=ids["cls"], student_id="p1")
+    # p1 has 2 unmotivated absences in the first semester: the school's table suggests 9
+    assert card["conduct_suggestions"][ids["s1"]] == {"unmotivated_absences": 2, "suggested": 9}
     listed = db.r(absences.list_absences, PARENT, class_id=ids["cls"], student_id="p1")
     assert listed["totals"] == {"total": 5, "motivated": 3, "unmotivated": 2}
     catalog = db.r(views.class_catalog, HOME_T, ids["cls"], ids["s1"])
