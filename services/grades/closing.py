@@ -54,8 +54,8 @@ def period_warnings(session: Session, period: Period, year: SchoolYear) -> list[
                 if subject["optional"] and not cell["grades"]:
                     continue
                 thesis_value = cell["thesis"]["value"] if cell["thesis"] else None
-                needed = av.minimum_grades(subject["weekly_hours"],
-                                           at_risk=av.at_risk(cell["_values"], thesis_value))
+                values, _ = results.cell_values(data, pupil.student_id, subject, period.id)
+                needed = av.minimum_grades(subject["weekly_hours"], at_risk=av.at_risk(values, thesis_value))
                 if len(cell["grades"]) < needed:
                     warnings.append({"kind": "too_few_grades", **subject_where,
                                      "detail": f"{len(cell['grades'])} of at least {needed} grades"})

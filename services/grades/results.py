@@ -36,9 +36,10 @@ class ClassYear:
     reexams: dict = field(default_factory=dict)  # (pupil, subject) → Decimal
     frozen: dict = field(default_factory=dict)  # pupil → result dict
 
-    @property
-    def uses_qualifiers(self) -> bool:
-        return av.qualifier_level(self.cls.level)
+    uses_qualifiers: bool = False
+
+    def __post_init__(self):
+        self.uses_qualifiers = av.qualifier_level(self.cls.level)
 
 
 def load(session: Session, cls: SchoolClass, *, student_id: str | None = None) -> ClassYear:
@@ -78,7 +79,9 @@ def load(session: Session, cls: SchoolClass, *, student_id: str | None = None) -
     return data
 
 
-_GRADES_SQL = ("SELECT id, student_id, subject_id, period_id, value, qualifier, kind, awarded_on, version "
+# the date as text straight from the database (ISO on both engines): no date object per row
+_GRADES_SQL = ("SELECT id, student_id, subject_id, period_id, value, qualifier, kind, "
+               "CAST(awarded_on AS VARCHAR(10)), version "
                "FROM grades WHERE class_id = {p} AND status = 'active'{pupil} ORDER BY awarded_on, created_at")
 
 
@@ -134,16 +137,24 @@ def _subjects(session: Session, cls: SchoolClass) -> list[dict]:
 
 
 def period_cell(data: ClassYear, pupil: str, subject: dict, period_id: str | None) -> dict:
+    """One pupil × subject × period as the answer shows it (see `cell_average` for its average)."""
     cell = data.grades.get((pupil, subject["id"], period_id), _EMPTY)
-    thesis = cell["thesis"]
-    qualifier = data.marks.get((pupil, "qualifier", subject["id"], period_id))
-    average = None
-    if not data.uses_qualifiers and cell["values"]:
-        average = av.period_average(cell["values"], thesis["value"] if thesis else None)
+    average = cell_average(data, cell)
     total, motivated = data.absences.get((pupil, subject["id"], period_id), (0, 0))
-    return {"grades": cell["grades"], "thesis": thesis, "average": av.as_text(average, 0), "qualifier": qualifier,
-            "absences": {"total": total, "motivated": motivated, "unmotivated": total - motivated},
-            "_average": average, "_values": cell["values"]}
+    return {"grades": cell["grades"], "thesis": cell["thesis"], "average": None if average is None else str(average),
+            "qualifier": data.marks.get((pupil, "qualifier", subject["id"], period_id)),
+            "absences": {"total": total, "motivated": motivated, "unmotivated": total - motivated}}
+
+
+def cell_values(data: ClassYear, pupil: str, subject: dict, period_id: str | None) -> tuple[list[int], int | None]:
+    cell = data.grades.get((pupil, subject["id"], period_id), _EMPTY)
+    return cell["values"], cell["thesis"]["value"] if cell["thesis"] else None
+
+
+def cell_average(data: ClassYear, cell: dict):
+    if data.uses_qualifiers or not cell["values"]:
+        return None
+    return av.period_average(cell["values"], cell["thesis"]["value"] if cell["thesis"] else None)
 
 
 def pupil_result(data: ClassYear, pupil: ClassStudent, *, period_id: str | None = None) -> dict:
@@ -155,6 +166,7 @@ def pupil_result(data: ClassYear, pupil: ClassStudent, *, period_id: str | None 
     total = motivated = 0
     for subject in data.subjects:
         cells = {p: period_cell(data, sid, subject, p) for p in period_ids}
+        period_averages = [cell_average(data, data.grades.get((sid, subject["id"], p), _EMPTY)) for p in period_ids]
         for p, cell in cells.items():
             total += cell["absences"]["total"]
             motivated += cell["absences"]["motivated"]
@@ -164,15 +176,14 @@ def pupil_result(data: ClassYear, pupil: ClassStudent, *, period_id: str | None 
                 qualifier=av.annual_qualifier([cells[p]["qualifier"] for p in period_ids]),
                 reexamination=data.reexams.get((sid, subject["id"])), uses_qualifiers=True)
         else:
-            annual = av.annual_average([cells[p]["_average"] for p in period_ids])
+            annual = av.annual_average(period_averages)
             results[subject["id"]] = av.SubjectResult(annual=annual, reexamination=data.reexams.get((sid, subject["id"])))
         if subject["optional"] and annual is None and not data.uses_qualifiers:
             results.pop(subject["id"])  # an optional subject the pupil does not take does not count
         else:
             annuals[subject["id"]] = annual
         subjects_out[subject["id"]] = {
-            "periods": {_key(p): {k: v for k, v in cells[p].items() if not k.startswith("_")}
-                        for p in shown if p in cells},
+            "periods": {_key(p): cells[p] for p in shown if p in cells},
             "annual_average": av.as_text(annual)}
     conduct_periods = {p: data.marks.get((sid, "conduct", "-", p)) for p in period_ids}
     conduct_values = [Decimal(v) if v is not None else None for v in conduct_periods.values()]
