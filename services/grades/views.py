@@ -2,9 +2,10 @@
 pupil's report card, a teacher's classes with what they may write today, a parent's children."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from services.kernel.errors import Forbidden, NotFound
@@ -15,7 +16,8 @@ from . import averages as av
 from . import results
 from .common import owned, period_on, periods_of, today, year_of
 from .grades import grade_history  # noqa: F401  (a view too: GET /v1/grades/{id}/history)
-from .models import ClassStudent, Delegation, SchoolClass, Subject, TeachingAssignment
+from .models import (Absence, Amendment, ClassStudent, CurriculumEntry, Delegation, FinalMark, Grade, Reexamination,
+                     SchoolClass, Subject, TeachingAssignment, YearResult)
 
 
 def _catalog_scope(session: Session, principal: Principal, cls: SchoolClass) -> set[str] | None:
@@ -55,10 +57,64 @@ def _check_period(data: results.ClassYear, period_id: str | None) -> None:
         raise NotFound("period not found in this class's school year")
 
 
+# Computed catalogs, reused while nothing they are built from has changed (see `fingerprint`):
+# a class catalog is read far more often than its class is written to, and it is the platform's
+# biggest answer. Per process and bounded; every reuse re-checks the database first, so replicas
+# and writes through other processes never serve a stale catalog.
+_COMPUTED: OrderedDict = OrderedDict()
+_COMPUTED_MAX = 64
+
+
+def _count_and_versions(session: Session, table, class_id: str) -> tuple:
+    return tuple(session.execute(select(func.count(), func.coalesce(func.sum(table.c.version), 0))
+                                 .where(table.c.class_id == class_id)).one())
+
+
+def fingerprint(session: Session, cls: SchoolClass) -> tuple:
+    """Everything a class catalog depends on, cheaply: row counts and version sums of the big
+    tables (every insert adds a row, every change or cancel bumps a version), and the small ones
+    (curriculum, assignments, roster states, periods, the year's freeze) as they are."""
+    year = year_of(session, cls)
+    return (
+        cls.name, cls.level, cls.homeroom_teacher_id,
+        _count_and_versions(session, Grade.__table__, cls.id),
+        _count_and_versions(session, Absence.__table__, cls.id),
+        _count_and_versions(session, FinalMark.__table__, cls.id),
+        tuple(session.execute(select(ClassStudent.student_id, ClassStudent.status, ClassStudent.left_on,
+                                     ClassStudent.enrolled_on, ClassStudent.postponed)
+                              .where(ClassStudent.class_id == cls.id).order_by(ClassStudent.student_id)).all()),
+        tuple((e.subject_id, e.weekly_hours, e.optional, tuple(e.thesis_periods or ())) for e in session.scalars(
+            select(CurriculumEntry).where(CurriculumEntry.class_id == cls.id).order_by(CurriculumEntry.subject_id))),
+        tuple(session.execute(select(TeachingAssignment.subject_id, TeachingAssignment.teacher_id)
+                              .where(TeachingAssignment.class_id == cls.id)
+                              .order_by(TeachingAssignment.subject_id, TeachingAssignment.teacher_id)).all()),
+        session.scalar(select(func.count()).select_from(Amendment).where(Amendment.class_id == cls.id)),
+        tuple(session.execute(select(Reexamination.id).where(Reexamination.class_id == cls.id)
+                              .order_by(Reexamination.id)).scalars()),
+        None if year is None else (year.id, year.closed, tuple((p.id, p.closed) for p in periods_of(session, year))),
+        tuple(session.execute(select(YearResult.student_id, YearResult.frozen_at)
+                              .where(YearResult.class_id == cls.id).order_by(YearResult.student_id)).all()),
+    )
+
+
 def class_catalog(session: Session, principal: Principal, class_id: str, period_id: str | None = None) -> dict:
     """Pupils × subjects with grades, thesis, absences and averages, for a period or the year."""
     cls = owned(session, SchoolClass, class_id, principal, "class")
     scope = _catalog_scope(session, principal, cls)
+    key = (cls.tenant_id, cls.id, period_id, None if scope is None else frozenset(scope))
+    mark = fingerprint(session, cls)
+    cached = _COMPUTED.get(key)
+    if cached is not None and cached[0] == mark:
+        _COMPUTED.move_to_end(key)
+        return {**cached[1], "generated_at": datetime.now(timezone.utc).isoformat()}
+    answer = _compute_catalog(session, cls, scope, period_id)
+    _COMPUTED[key] = (mark, answer)
+    while len(_COMPUTED) > _COMPUTED_MAX:
+        _COMPUTED.popitem(last=False)
+    return answer
+
+
+def _compute_catalog(session: Session, cls: SchoolClass, scope: set[str] | None, period_id: str | None) -> dict:
     data = results.load(session, cls)
     _check_period(data, period_id)
     if scope is not None:

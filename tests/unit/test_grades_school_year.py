@@ -354,3 +354,25 @@ def test_a_class_without_a_configured_year_still_has_a_catalog(db):
     view = db.r(views.class_catalog, DIRECTOR, cls["id"])
     cell = view["pupils"][0]["subjects"][math["id"]]["periods"]["-"]
     assert cell["average"] == "9" and orjson.dumps(view)
+
+
+def test_a_reused_catalog_is_never_stale(db):
+    ids = _setup(db)
+    g = _grade(db, MATH_T, ids, "math", "p1", 6, "2025-10-01")
+
+    def cell():
+        view = db.r(views.class_catalog, DIRECTOR, ids["cls"])
+        p1 = next(p for p in view["pupils"] if p["student_id"] == "p1")
+        return p1["subjects"][ids["math"]]["periods"][ids["s1"]]
+
+    assert cell()["average"] == "6" and cell()["average"] == "6"  # computed, then reused
+    db.w(grades.change_grade, MATH_T, grade_id=g["id"], expected_version=1, value=9, reason="recorectare")
+    assert cell()["average"] == "9"
+    db.w(absences.record_absences, MATH_T, class_id=ids["cls"], subject_id=ids["math"], occurred_on="2025-10-02",
+         hour=1, student_ids=["p1"])
+    assert cell()["absences"]["unmotivated"] == 1
+    db.w(absences.motivate_absences, HOME_T, class_id=ids["cls"], student_id="p1", reason="other",
+         from_date="2025-10-02", to_date="2025-10-02")
+    assert cell()["absences"] == {"total": 1, "motivated": 1, "unmotivated": 0}
+    db.w(grades.cancel_grade, MATH_T, grade_id=g["id"], expected_version=2, reason="anulare")
+    assert cell()["average"] is None
