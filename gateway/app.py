@@ -12,7 +12,8 @@ from services.kernel.settings import PlatformSettings, get_settings
 from . import errors
 from .deps import enforce_policy
 from .middleware import GatewayMiddleware
-from .routes import accounts, audit, auth, backup, catalog, documents, me, ops, registry, rights
+from .routes import (accounts, audit, auth, backup, catalog, catalog_records, catalog_views, documents, me, ops,
+                     registry, rights)
 from .ratelimit import TokenBuckets
 from .revocations import RevocationList, RevocationListener
 from .rpc import BrokerUnavailable, RpcClient
@@ -54,7 +55,8 @@ def create_app(platform: PlatformSettings | None = None, gateway: GatewaySetting
     # Routes are matched in order, most frequent first: the probes, who-am-I, then the catalog,
     # which carries most of the traffic (every path is distinct, so the order never changes
     # which route answers, only how many are tried).
-    for module in (ops, me, catalog, auth, accounts, registry, audit, documents, backup, rights):
+    for module in (ops, me, catalog, catalog_records, catalog_views, auth, accounts, registry, audit, documents,
+                   backup, rights):
         app.include_router(module.router)
     app.add_middleware(GatewayMiddleware, hsts_seconds=gateway.hsts_seconds,
                        max_body_bytes=gateway.max_body_bytes)

@@ -6,7 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.kernel.errors import ERROR_TABLE, AppError
+from services.kernel.errors import ERROR_TABLE, AppError, decode_details
 from services.kernel.logging import get_logger
 
 from .rpc import ArgumentOutOfRange, BrokerUnavailable, RemoteError, RpcTimeout, UnknownService
@@ -44,8 +44,14 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
     return error_response(422, "invalid_input", "; ".join(_describe(e) for e in errors[:5]), details=details)
 
 
+def _details(args) -> dict:
+    """Extra fields a service attached to its refusal (`AppError(message, {...})`)."""
+    return {k: v for k, v in decode_details(args).items() if k not in ("error", "message")}
+
+
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message, retry_after=_retry_after(exc.args))
+    return error_response(exc.status, exc.code, exc.message, retry_after=_retry_after(exc.args),
+                          **_details(exc.args))
 
 
 async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
@@ -54,7 +60,8 @@ async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
         log.error("rpc.remote_failure", error_type=exc.exc_type)
         return error_response(500, "internal", "internal error; quote the request id to support")
     status, code = mapped
-    return error_response(status, code, str(exc), retry_after=_retry_after(exc.exc_args))
+    return error_response(status, code, str(exc), retry_after=_retry_after(exc.exc_args),
+                          **_details(exc.exc_args))
 
 
 async def _out_of_range(request: Request, exc: ArgumentOutOfRange) -> JSONResponse:

@@ -80,20 +80,62 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/registry/persons/{person_id}"): allow(
         Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY,
         Role.STUDENT, scope="registry:read"),
-    ("POST", "/v1/classes"): MANAGERS,
-    ("POST", "/v1/subjects"): MANAGERS,
-    ("POST", "/v1/classes/{class_id}/students"): MANAGERS,
-    ("POST", "/v1/classes/{class_id}/teachers"): MANAGERS,
-    ("PUT", "/v1/classes/{class_id}/homeroom"): MANAGERS,
-    # CAT-13/CAT-18: grade writes are for teachers only; administrators never.
-    ("POST", "/v1/grades"): allow(Role.TEACHER),
-    ("GET", "/v1/grades"): allow(Role.TEACHER, Role.DIRECTOR, Role.PARENT, scope="catalog:read"),
-    ("GET", "/v1/me/grades"): allow(Role.STUDENT),
-    # CAT-19: the statistics viewer reaches aggregate endpoints only
-    ("GET", "/v1/stats/grades"): allow(Role.DIRECTOR, Role.STATISTICS_VIEWER),
     ("GET", "/v1/audit/events"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN),
     ("GET", "/v1/backup/stats"): allow(Role.OPERATOR),
     # --- catalog: school years, grades, absences, averages, closing, delegation, alerts ---
+    # CAT-13/CAT-18: grades, qualifiers and absences are written by teachers only (the service
+    # then checks the assignment or an approved delegation); administrators never.
+    ("POST", "/v1/grades"): allow(Role.TEACHER),
+    ("GET", "/v1/grades"): allow(Role.TEACHER, Role.DIRECTOR, Role.PARENT, scope="catalog:read"),
+    ("GET", "/v1/me/grades"): allow(Role.STUDENT),
+    ("PATCH", "/v1/grades/{grade_id}"): allow(Role.TEACHER),
+    ("POST", "/v1/grades/{grade_id}/cancel"): allow(Role.TEACHER),
+    ("GET", "/v1/grades/{grade_id}/history"): allow(Role.TEACHER, Role.DIRECTOR, Role.PARENT, Role.STUDENT),
+    ("PUT", "/v1/classes/{class_id}/qualifiers"): allow(Role.TEACHER),
+    ("PUT", "/v1/classes/{class_id}/conduct"): allow(Role.TEACHER),
+    ("POST", "/v1/school-years"): MANAGERS,
+    ("GET", "/v1/school-years"): allow(Role.SCHOOL_ADMIN, Role.DIRECTOR, Role.TEACHER),
+    ("PUT", "/v1/school-years/{school_year_id}/settings"): MANAGERS,
+    ("POST", "/v1/classes"): MANAGERS,
+    ("GET", "/v1/classes"): allow(Role.SCHOOL_ADMIN, Role.DIRECTOR, Role.TEACHER),
+    ("POST", "/v1/subjects"): MANAGERS,
+    ("PUT", "/v1/classes/{class_id}/curriculum/{subject_id}"): MANAGERS,
+    ("POST", "/v1/classes/{class_id}/students"): MANAGERS,
+    ("POST", "/v1/classes/{class_id}/students/{student_id}/transfer-out"): MANAGERS,
+    ("PUT", "/v1/classes/{class_id}/students/{student_id}/postponed"): allow(Role.DIRECTOR),
+    ("POST", "/v1/classes/{class_id}/teachers"): MANAGERS,
+    ("PUT", "/v1/classes/{class_id}/homeroom"): MANAGERS,
+    ("POST", "/v1/absences"): allow(Role.TEACHER),
+    ("POST", "/v1/absences/{absence_id}/cancel"): allow(Role.TEACHER),
+    ("GET", "/v1/classes/{class_id}/absences"): allow(Role.DIRECTOR, Role.TEACHER, Role.PARENT, Role.STUDENT),
+    # the homeroom teacher motivates (the service checks that the caller is the class's diriginte)
+    ("POST", "/v1/classes/{class_id}/absences/motivate"): allow(Role.TEACHER),
+    ("POST", "/v1/motivation-requests"): allow(Role.PARENT),
+    ("GET", "/v1/motivation-requests"): allow(Role.DIRECTOR, Role.TEACHER, Role.PARENT),
+    ("POST", "/v1/motivation-requests/{request_id}/decision"): allow(Role.DIRECTOR),
+    # CAT-14: asked for by the subject's teacher or the school, approved by the director
+    ("POST", "/v1/delegations"): allow(Role.TEACHER, Role.DIRECTOR, Role.SCHOOL_ADMIN),
+    ("GET", "/v1/delegations"): allow(Role.TEACHER, Role.DIRECTOR, Role.SCHOOL_ADMIN),
+    ("POST", "/v1/delegations/{delegation_id}/decision"): allow(Role.DIRECTOR),
+    ("POST", "/v1/delegations/{delegation_id}/revoke"): allow(Role.TEACHER, Role.DIRECTOR, Role.SCHOOL_ADMIN),
+    # closing, amendments and re-examinations: the director (a re-examination also its teacher)
+    ("GET", "/v1/periods/{period_id}/closing-check"): allow(Role.DIRECTOR),
+    ("POST", "/v1/periods/{period_id}/close"): allow(Role.DIRECTOR),
+    ("POST", "/v1/periods/{period_id}/reopen"): allow(Role.DIRECTOR),
+    ("POST", "/v1/school-years/{school_year_id}/close"): allow(Role.DIRECTOR),
+    ("POST", "/v1/periods/{period_id}/amendments"): allow(Role.DIRECTOR),
+    ("POST", "/v1/classes/{class_id}/reexaminations"): allow(Role.DIRECTOR, Role.TEACHER),
+    # views (CAT-16: the director sees the school; CAT-17: parents their children, pupils themselves)
+    ("GET", "/v1/classes/{class_id}/catalog"): allow(Role.DIRECTOR, Role.TEACHER, scope="catalog:read"),
+    ("GET", "/v1/classes/{class_id}/students/{student_id}/report-card"): allow(
+        Role.DIRECTOR, Role.TEACHER, Role.PARENT, Role.STUDENT, scope="catalog:read"),
+    ("GET", "/v1/me/classes"): allow(Role.TEACHER),
+    ("GET", "/v1/me/children"): allow(Role.PARENT),
+    # CAT-19: the statistics viewer reaches aggregate endpoints only
+    ("GET", "/v1/stats/grades"): allow(Role.DIRECTOR, Role.STATISTICS_VIEWER),
+    ("GET", "/v1/alerts"): allow(Role.DIRECTOR, Role.TEACHER),
+    ("GET", "/v1/me/catalog-notices"): allow(Role.PARENT, Role.STUDENT),
+    ("PUT", "/v1/me/catalog-notices"): allow(Role.PARENT, Role.STUDENT),
     # --- end of catalog ---
     # --- audit: the verifiable log, proofs, checkpoints ---
     # --- end of audit ---

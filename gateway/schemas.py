@@ -55,6 +55,8 @@ class StudentIn(PersonIn):
 class ClassIn(Body):
     name: str = Field(min_length=1, max_length=50)
     school_year: str = Field(pattern=r"^\d{4}-\d{4}$", examples=["2026-2027"])
+    level: int | None = Field(None, ge=0, le=12, strict=True,
+                              description="0 (preparatory) to 12 (XII); 0-4 are assessed by qualifiers")
 
 
 class SubjectIn(Body):
@@ -64,6 +66,8 @@ class SubjectIn(Body):
 
 class EnrolmentIn(Body):
     student_id: UUID
+    enrolled_on: date | None = Field(None, description="the first day in the class (default: the year's start)")
+    transferred_in: bool = Field(False, description="the pupil arrives by transfer (then enrolled_on is required)")
 
 
 class ChildIn(Body):
@@ -83,7 +87,10 @@ class GradeIn(Body):
     class_id: UUID
     subject_id: UUID
     student_id: UUID
-    value: int = Field(ge=1, le=10, strict=True)
+    value: int | None = Field(None, ge=1, le=10, strict=True, description="1..10, from level V up")
+    qualifier: Literal["FB", "B", "S", "I"] | None = Field(None, description="levels 0 to IV")
+    kind: Literal["oral", "written", "practical", "project", "thesis"] = "oral"
+    comment: str | None = Field(None, max_length=500)
     awarded_on: date | None = None
     reason: str | None = Field(None, max_length=500)
 

@@ -120,11 +120,12 @@ def seed_demo(base_url: str, ca_file: Path, data_dir: Path) -> dict:
         "name": DEMO_SCHOOL, "kind": "school", "admin_email": users["admin"]["email"],
         "admin_full_name": users["admin"]["full_name"], "admin_password": users["admin"]["password"]})["tenant"]
     admin = _enrolled(api, users["admin"])
+    signed_in = {}
     for role in ("director", "teacher"):
         u = users[role]
         users[role]["id"] = api.call("POST", "/v1/users", admin, json={
             "email": u["email"], "full_name": u["full_name"], "role": role, "password": u["password"]})["id"]
-        _enrolled(api, users[role])
+        signed_in[role] = _enrolled(api, users[role])
     student = api.call("POST", "/v1/students", admin, json={
         "email": users["student"]["email"], "password": users["student"]["password"],
         "last_name": "Bălănescu", "first_name": "Andrei", "cnp": "5090315400011"})
@@ -137,7 +138,8 @@ def seed_demo(base_url: str, ca_file: Path, data_dir: Path) -> dict:
         "tenant": tenant, "operator": operator, "users": users, "class": klass, "subject": math,
         "student_person": student["person"],
     }
-    tokens = {"operator": op, "admin": admin}
+    # the areas reuse these sessions: a second TOTP login in the same 30 s step would have to wait
+    tokens = {"operator": op, "admin": admin, **signed_in}
     # Each area grows the demo school in a module of its own (deploy/local/demo_<area>.py):
     # `seed(api, demo, tokens)` adds what a person needs to try that area by hand.
     for area in DEMO_AREAS:
@@ -155,4 +157,7 @@ def _enrolled(api: Api, user: dict) -> str:
 
 
 # --- the areas' demo data, in the order they depend on each other ---
+from deploy.local import demo_catalog  # noqa: E402
+
+DEMO_AREAS.append(demo_catalog)
 # --- end of the areas' demo data ---

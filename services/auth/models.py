@@ -139,3 +139,26 @@ class ParentLink(Base):
     student_person_id: Mapped[str] = mapped_column(String(36), nullable=False)
     created_by: Mapped[str] = mapped_column(String(36), nullable=False)
     created_at: Mapped[float] = created_column()
+
+
+class CatalogNoticePreference(Base):
+    """Whether a parent or pupil wants catalog messages (new grades, new absences): off,
+    immediately, or as a daily digest. Staff alerts (changed/cancelled grades) are always sent."""
+    __tablename__ = "catalog_notice_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "tenant_id", name="uq_notice_preference"),)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), nullable=False)
+    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    grades: Mapped[str] = mapped_column(String(10), nullable=False, default="off")
+    absences: Mapped[str] = mapped_column(String(10), nullable=False, default="off")
+    created_at: Mapped[float] = created_column()
+
+
+class CatalogDigestItem(Base):
+    """A line of tomorrow's digest e-mail, sent once (then `sent_at` is set)."""
+    __tablename__ = "catalog_digest_items"
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    line: Mapped[str] = mapped_column(String(300), nullable=False)
+    created_at: Mapped[float] = created_column()
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)

@@ -9,14 +9,17 @@ import time
 
 from eventlet import tpool
 from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 
+from services.kernel.batch_consumer import event_batch_consumer
 from services.kernel.errors import InvalidInput, NotAuthenticated
+from services.kernel.events import Envelope
 from services.kernel.identity import TokenSigner
 from services.kernel.logging import get_logger
 from services.kernel.nameko_support import Database, RequestContext, ServiceBase, rpc
 from services.kernel.settings import get_settings
 
-from . import accounts, clients, sessions
+from . import accounts, catalog_notices, clients, sessions
 from .config import AuthSecrets, get_auth_settings, load_secrets, outbox_dir
 from .models import Base
 from .security.passwords import verify_password
@@ -339,6 +342,33 @@ class AuthService(ServiceBase):
             result = clients.issue_client_token(s, self.db.emitter(self.ctx), self.signer, client_id=client_id,
                                                 client_secret=client_secret, scope=scope)
         return self._fail_unless_ok(result, "invalid client credentials")
+
+    # --- catalog messages: learnt from the grades events, sent after commit, once per event -----
+    @event_batch_consumer("auth.catalog_notices", "grades.#", max_batch=100)
+    def catalog_events(self, envelopes: list[Envelope]) -> None:
+        with self.db.transaction() as s:
+            mails = catalog_notices.handle_events(s, self.db.newly_processed, envelopes)
+        for mail in mails:
+            self.messages.send_email(mail)
+
+    @timer(interval=300)
+    def catalog_digests(self) -> None:
+        """Daily digests: the lines of days already over, one e-mail per person."""
+        with self.db.transaction() as s:
+            mails = catalog_notices.due_digests(s)
+        for mail in mails:
+            self.messages.send_email(mail)
+
+    @rpc
+    def set_catalog_notices(self, grades, absences) -> dict:
+        with self.db.transaction() as s:
+            return catalog_notices.set_preferences(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
+                                                   grades=grades, absences=absences)
+
+    @rpc
+    def get_catalog_notices(self) -> dict:
+        with self.db.reading() as s:
+            return catalog_notices.get_preferences(s, self.ctx.require_principal())
 
 
 def bootstrap() -> None:

@@ -529,6 +529,7 @@ class World:
         adm = b_admin.token
         teacher = self.sign_in(self.new_account(TCH, tenant="B"))
         ids["B.teacher"] = teacher.user_id
+        ids["token.B.teacher"] = teacher.token  # for the areas' records in B (not a marker: "token.")
         ids["B.class"] = self.ok("POST", "/v1/classes", adm, json={"name": "a V-a B", "school_year": "2026-2027"})["id"]
         ids["B.subject"] = self.ok("POST", "/v1/subjects", adm, json={"name": "Istorie", "weekly_hours": 1})["id"]
         self.ok("POST", f"/v1/classes/{ids['B.class']}/teachers", adm,

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import insert
 
-from services.grades import catalog
+from services.grades import grades as catalog
 from services.grades.models import Base, ClassStudent, Grade, SchoolClass, Subject, TeachingAssignment
 from services.kernel.db import make_engine, make_sessionmaker
 from services.kernel.errors import Forbidden, InvalidInput, NotFound

@@ -1,0 +1,149 @@
+"""Catalog messages sent by auth, which owns the contact addresses, from the grades events:
+
+* `grades.alert_raised` (a grade changed, cancelled, or written by a delegate or under an
+  amendment): an e-mail to the subject's assigned teachers and the school's directors;
+* `grades.grade_recorded` / `grades.absence_recorded`: to the pupil and their parents who opted
+  in, immediately or as a daily digest.
+
+Idempotent on `event_id` (the inbox): a redelivered event sends nothing again. Messages are
+built inside the transaction that records the event as processed and sent after it commits.
+No grade value ever appears in a subject line.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.kernel.errors import Forbidden, InvalidInput
+from services.kernel.events import Envelope
+from services.kernel.identity import Principal, Role, require
+
+from .models import CatalogDigestItem, CatalogNoticePreference, Membership, ParentLink, User
+
+CONSUMER = "auth.catalog_notices"
+CHOICES = ("off", "immediate", "digest")
+Mail = tuple[str, str, str]  # to, subject, body
+
+
+def _emails(session: Session, user_ids) -> dict[str, str]:
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids), User.status == "active")).all())
+
+
+def _directors(session: Session, tenant_id: str) -> list[str]:
+    return list(session.scalars(select(Membership.user_id).where(Membership.tenant_id == tenant_id,
+                                                                 Membership.role == Role.DIRECTOR)))
+
+
+def _alert_mails(session: Session, event: Envelope) -> list[Mail]:
+    alert = event.data.get("after") or {}
+    people = set(alert.get("recipients") or [])
+    if alert.get("notify_directors"):
+        people |= set(_directors(session, event.tenant_id))
+    subject = "Catalog alert: " + {
+        "grade_changed": "a grade was changed", "grade_cancelled": "a grade was cancelled",
+        "grade_recorded_by_delegation": "a grade was written by a delegated teacher",
+        "grade_recorded_by_amendment": "a grade was written under an amendment",
+    }.get(alert.get("kind"), "a grade needs your attention")
+    body = (f"{alert.get('detail', 'a grade needs your attention').capitalize()}: {alert.get('subject_name')}, "
+            f"class {alert.get('class_name')}, at {event.occurred_at[:16].replace('T', ' ')} UTC.\n"
+            f"Reason given: {event.reason or '-'}\n\nIf you did not expect this, tell the school's director; "
+            "the change and who made it are in the alerts list (GET /v1/alerts) and in the audit trail.\n")
+    return [(email, subject, body) for email in _emails(session, people).values()]
+
+
+def _followers(session: Session, tenant_id: str, student_id: str) -> list[str]:
+    """The pupil's own account and their linked parents."""
+    pupil = session.scalars(select(User.id).join(Membership, Membership.user_id == User.id).where(
+        User.person_id == student_id, Membership.tenant_id == tenant_id, Membership.role == Role.STUDENT)).all()
+    parents = session.scalars(select(ParentLink.parent_user_id).where(
+        ParentLink.tenant_id == tenant_id, ParentLink.student_person_id == student_id)).all()
+    return sorted(set(pupil) | set(parents))
+
+
+def _news_mails(session: Session, event: Envelope, what: str) -> list[Mail]:
+    after = event.data.get("after") or {}
+    followers = _followers(session, event.tenant_id, after.get("student_id"))
+    if not followers:
+        return []
+    prefs = {p.user_id: getattr(p, what) for p in session.scalars(select(CatalogNoticePreference).where(
+        CatalogNoticePreference.tenant_id == event.tenant_id, CatalogNoticePreference.user_id.in_(followers)))}
+    if what == "grades":
+        mark = after.get("value") if after.get("value") is not None else after.get("qualifier")
+        line = f"{after.get('awarded_on')}: a new grade, {mark} ({after.get('kind')})"
+        subject = "Catalog: a new grade was recorded"
+    else:
+        line = f"{after.get('occurred_on')}, hour {after.get('hour')}: a new absence"
+        subject = "Catalog: a new absence was recorded"
+    mails, emails = [], _emails(session, [u for u in followers if prefs.get(u) == "immediate"])
+    for user_id in followers:
+        if prefs.get(user_id) == "immediate" and user_id in emails:
+            mails.append((emails[user_id], subject, f"{line}.\n\nSign in to the catalog to see the details.\n"))
+        elif prefs.get(user_id) == "digest":
+            session.add(CatalogDigestItem(user_id=user_id, line=line[:300]))
+    return mails
+
+
+def handle_events(session: Session, newly_processed, envelopes: list[Envelope]) -> list[Mail]:
+    """The e-mails to send once this transaction commits (none for events seen before)."""
+    wanted = [e for e in envelopes if e.type in ("grades.alert_raised", "grades.grade_recorded",
+                                                 "grades.absence_recorded")]
+    if not wanted:
+        return []
+    fresh = newly_processed(session, [e.event_id for e in wanted], CONSUMER)
+    mails: list[Mail] = []
+    for event in wanted:
+        if event.event_id not in fresh or not event.tenant_id:
+            continue
+        if event.type == "grades.alert_raised":
+            mails += _alert_mails(session, event)
+        else:
+            mails += _news_mails(session, event, "grades" if event.type == "grades.grade_recorded" else "absences")
+    return mails
+
+
+def due_digests(session: Session, now: float | None = None) -> list[Mail]:
+    """Yesterday's (and older) lines, one e-mail per person, marked sent in this transaction."""
+    now = now or time.time()
+    midnight = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    items = session.scalars(select(CatalogDigestItem).where(CatalogDigestItem.sent_at.is_(None),
+                                                            CatalogDigestItem.created_at < midnight.timestamp())
+                            .order_by(CatalogDigestItem.user_id, CatalogDigestItem.created_at).limit(5000)).all()
+    by_user: dict[str, list[str]] = {}
+    for item in items:
+        by_user.setdefault(item.user_id, []).append(item.line)
+        item.sent_at = now
+    emails = _emails(session, by_user)
+    return [(emails[u], "Catalog: your daily summary", "\n".join(lines) + "\n\nSign in to the catalog to see more.\n")
+            for u, lines in by_user.items() if u in emails]
+
+
+def set_preferences(session: Session, emit, principal: Principal, *, grades: str, absences: str) -> dict:
+    require(principal, Role.PARENT, Role.STUDENT)
+    if grades not in CHOICES or absences not in CHOICES:
+        raise InvalidInput("grades and absences must each be off, immediate or digest")
+    if principal.is_integrator:
+        raise Forbidden("your role may not do this")
+    row = session.scalar(select(CatalogNoticePreference).where(CatalogNoticePreference.user_id == principal.user_id,
+                                                               CatalogNoticePreference.tenant_id == principal.tenant_id))
+    before = {"grades": row.grades, "absences": row.absences} if row else None
+    if row is None:
+        row = CatalogNoticePreference(user_id=principal.user_id, tenant_id=principal.tenant_id)
+        session.add(row)
+    row.grades, row.absences = grades, absences
+    session.flush()
+    after = {"grades": grades, "absences": absences}
+    emit(session, "catalog_notices_set", entity_type="user", entity_id=principal.user_id, after=after, before=before)
+    return after
+
+
+def get_preferences(session: Session, principal: Principal) -> dict:
+    require(principal, Role.PARENT, Role.STUDENT)
+    row = session.scalar(select(CatalogNoticePreference).where(CatalogNoticePreference.user_id == principal.user_id,
+                                                               CatalogNoticePreference.tenant_id == principal.tenant_id))
+    return {"grades": row.grades if row else "off", "absences": row.absences if row else "off"}
