@@ -82,7 +82,8 @@ def sample_class_catalog(pupils: int = 30, subjects: int = 15, seed: int = 7) ->
         talent = rng.uniform(5.5, 9.6) if n != 4 else 4.2  # pupil 5 fails two subjects
         row = _pupil(rng, n, talent, subject_rows, periods, teachers)
         pupil_rows.append(row)
-    pupil_rows[7]["status"], pupil_rows[7]["transferred_on"] = "transferred_in", "2025-11-03"
+    moved = pupil_rows[min(7, len(pupil_rows) - 1)]
+    moved["status"], moved["transferred_on"] = "transferred_in", "2025-11-03"
     pupil_rows.sort(key=lambda p: (p["last_name"], p["first_name"]))
     return {"class": klass, "school_year": year, "period_id": None, "subjects": subject_rows,
             "pupils": pupil_rows, "generated_at": "2026-06-25T09:30:00+00:00"}
