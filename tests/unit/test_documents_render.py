@@ -298,3 +298,18 @@ def test_sheet_titles_are_valid_and_unique():
     titles = sheet_titles(subjects)
     assert all(len(t) <= 31 and not set(t) & set("[]:*?/\\") for t in titles.values())
     assert len({t.lower() for t in titles.values()} | {SUMMARY.lower()}) == len(subjects) + 1
+
+
+def test_every_page_draws_the_qr_code_of_the_fingerprint_and_verification_address(data, catalog_pdf):
+    from services.grades.documents.qr import qr_matrix, qr_payload
+    payload = qr_payload(VERIFY, canonical.fingerprint(data))
+    assert payload == f"{VERIFY}?f={canonical.fingerprint(data)}"
+    runs = sum(1 for row in qr_matrix(payload) for i, dark in enumerate(row) if dark and (i == 0 or not row[i - 1]))
+    reader = PdfReader(io.BytesIO(catalog_pdf[1]))
+    for page in reader.pages:
+        forms = {name: x.get_object() for name, x in page["/Resources"]["/XObject"].items()}
+        qr = next(x for name, x in forms.items() if "verification-qr" in name)
+        assert qr.get_data().count(b" re") == runs  # one rectangle per run of dark modules of this payload
+        assert b"verification-qr" in page.get_contents().get_data()
+    other = qr_payload(VERIFY, "0" * 64)
+    assert qr_matrix(other) != qr_matrix(payload)

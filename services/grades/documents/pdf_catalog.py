@@ -147,6 +147,7 @@ def _pupil_page(data: dict, pupil: dict, number: int, names: dict[str, str]) -> 
         ("FONT", (0, 0), (-1, 1), "DocCond-Bold", CELL_SIZE), ("FONT", (0, last), (-1, last), "DocCond-Bold", CELL_SIZE),
         ("BACKGROUND", (0, last), (-1, last), SHADE),
         *[("FONT", (3 + 4 * i, 2), (3 + 4 * i, -1), "DocCond-Bold", CELL_SIZE) for i in range(n)],
+        *[("ALIGN", (1 + 4 * i, 2), (1 + 4 * i, -1), "LEFT") for i in range(n)],
         ("FONT", (-1, 2), (-1, -1), "DocCond-Bold", CELL_SIZE)])
     note = status_note(pupil)
     heading = f"{number}. {pupil_name(pupil)}" + (f"   —   {note}" if note else "")

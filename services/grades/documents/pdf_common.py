@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import segno
 from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
@@ -23,6 +22,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
+
+from .qr import draw_qr, qr_payload
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 FONT_DIRS = (os.environ.get("DOCUMENTS_FONT_DIR", ""), "/usr/share/fonts/truetype/dejavu",
@@ -121,31 +122,6 @@ def absences_text(absences: dict | None) -> str:
     return f"{absences.get('total', 0)}/{absences.get('unmotivated', 0)}"
 
 
-# --- verification: QR and fingerprint -----------------------------------------------------------
-
-def qr_payload(verify_url: str, fingerprint: str) -> str:
-    return f"{verify_url}?f={fingerprint}"
-
-
-def _draw_qr(canv: pdf_canvas.Canvas, payload: str, x: float, y: float, size: float) -> None:
-    qr = segno.make(payload, error="m")
-    matrix = qr.matrix
-    module = size / len(matrix)
-    path = canv.beginPath()
-    for r, row in enumerate(matrix):
-        c = 0
-        while c < len(row):
-            if row[c]:
-                start = c
-                while c < len(row) and row[c]:
-                    c += 1
-                path.rect(x + start * module, y + size - (r + 1) * module, (c - start) * module, module)
-            else:
-                c += 1
-    canv.setFillColor(colors.black)
-    canv.drawPath(path, stroke=0, fill=1)
-
-
 class PageFrame:
     """Draws what is on every page; one per document. Keeps the QR as a form drawn once."""
 
@@ -169,7 +145,7 @@ class PageFrame:
         qr_size = 17 * mm
         if not self._qr_done:
             canv.beginForm("verification-qr")
-            _draw_qr(canv, self.payload, 0, 0, qr_size)
+            draw_qr(canv, self.payload, 0, 0, qr_size)
             canv.endForm()
             self._qr_done = True
         canv.line(margin, 23 * mm, w - margin - qr_size - 3 * mm, 23 * mm)
