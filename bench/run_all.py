@@ -14,7 +14,14 @@ import time
 
 from .common import RESULTS_DIR
 
-BENCHMARKS = ("rpc_roundtrip", "http_read", "grade_writes", "auth_logins", "class_catalog")
+BENCHMARKS = (
+    "rpc_roundtrip",
+    "http_read",
+    "grade_writes",
+    "auth_logins",
+    "class_catalog",
+    "documents",
+)
 
 
 def main() -> int:

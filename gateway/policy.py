@@ -142,6 +142,17 @@ POLICY: dict[tuple[str, str], Rule] = {
     # --- registry: persons, enrolments, nomenclatures, imports, reports ---
     # --- end of registry ---
     # --- documents: year-end catalog, report cards, verification ---
+    # the director and the class's homeroom teacher (checked by the grades service)
+    ("GET", "/v1/classes/{class_id}/documents/year-end-catalog.pdf"): allow(Role.DIRECTOR, Role.TEACHER),
+    ("GET", "/v1/classes/{class_id}/documents/catalog.xlsx"): allow(Role.DIRECTOR, Role.TEACHER),
+    # ... and a parent their own child's, a pupil their own
+    ("GET", "/v1/classes/{class_id}/students/{student_id}/report-card.pdf"): allow(
+        Role.DIRECTOR, Role.TEACHER, Role.PARENT, Role.STUDENT),
+    ("POST", "/v1/documents/verify"): allow(Role.DIRECTOR, Role.TEACHER),
+    ("GET", "/v1/documents/verify"): allow(Role.DIRECTOR, Role.TEACHER),
+    ("POST", "/v1/documents/year-end-sets"): allow(Role.DIRECTOR),
+    ("GET", "/v1/documents/year-end-sets/{job_id}"): allow(Role.DIRECTOR),
+    ("GET", "/v1/documents/year-end-sets/{job_id}/archive.zip"): allow(Role.DIRECTOR),
     # --- end of documents ---
     # --- backup: status, restores, drills, contracts ---
     # --- end of backup ---

@@ -156,6 +156,27 @@ def get_member(session: Session, principal: Principal, user_id: str) -> dict:
     return user_dict(user, roles)
 
 
+MAX_NAMES = 500
+
+
+def names_for_documents(session: Session, principal: Principal, user_ids: list[str]) -> dict:
+    """What a printed document names: the school, the accounts asked for (teachers, approvers)
+    and the school's directors. Names only (no e-mail, no status), and only of members of the
+    caller's own institution; an id of anyone else is simply left out."""
+    if principal.is_integrator or not principal.roles:
+        raise Forbidden("your role may not do this")
+    if not isinstance(user_ids, list) or len(user_ids) > MAX_NAMES or not all(isinstance(u, str) for u in user_ids):
+        raise InvalidInput(f"user_ids must be a list of at most {MAX_NAMES} ids")
+    tenant = session.get(Tenant, principal.tenant_id)
+    rows = session.execute(select(User.id, User.full_name, Membership.role).join(
+        Membership, Membership.user_id == User.id).where(
+        Membership.tenant_id == principal.tenant_id,
+        (User.id.in_(set(user_ids))) | (Membership.role == Role.DIRECTOR))).all()
+    members = {uid: name for uid, name, _ in rows if uid in set(user_ids)}
+    directors = sorted({name for _, name, role in rows if role == Role.DIRECTOR})
+    return {"school": tenant.name if tenant else "", "members": members, "directors": directors}
+
+
 def list_members(session: Session, principal: Principal, *, limit: int | None, offset: int | None,
                  role: str | None = None) -> dict:
     if not principal.has_any(ADMIN_ROLES | {Role.DIRECTOR}):

@@ -124,6 +124,11 @@ class AuthService(ServiceBase):
             return accounts.get_member(s, self.ctx.require_principal(), user_id)
 
     @rpc
+    def names_for_documents(self, user_ids) -> dict:
+        with self.db.reading() as s:
+            return accounts.names_for_documents(s, self.ctx.require_principal(), user_ids)
+
+    @rpc
     def list_members(self, limit=None, offset=None, role=None) -> dict:
         with self.db.reading() as s:
             return accounts.list_members(s, self.ctx.require_principal(), limit=limit, offset=offset, role=role)

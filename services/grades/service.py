@@ -1,6 +1,9 @@
 """Grades service entrypoints: thin, each a transaction around one rule of the catalog modules."""
 from __future__ import annotations
 
+import base64
+
+from eventlet import tpool
 from nameko.rpc import RpcProxy
 from sqlalchemy.exc import IntegrityError
 
@@ -10,6 +13,10 @@ from services.kernel.nameko_support import Database, RequestContext, ServiceBase
 
 from . import absences, alerts, closing, delegation, grades, idempotency, stats, views
 from . import structure as school
+from .documents import models as _documents_tables  # noqa: F401 (their tables join Base)
+from .documents.making import Maker
+from .documents.printing import get_file, read_chunk
+from .documents.threads import BackgroundWork
 from .models import Base
 
 
@@ -267,3 +274,46 @@ class GradesService(ServiceBase):
     @rpc
     def list_alerts(self, limit=None, offset=None) -> dict:
         return self._read(alerts.list_alerts, limit=limit, offset=offset)
+
+    # --- documents ---
+    background = BackgroundWork()
+
+    def _maker(self) -> Maker:
+        return Maker(self.db, self.db.emitter(self.ctx), self.ctx.require_principal(),
+                     names_for=self.auth.names_for_documents, person=self.registry.get_person,
+                     offload=tpool.execute)
+
+    @rpc
+    def documents_class_catalog_pdf(self, class_id) -> dict:
+        return self._maker().class_catalog_pdf(class_id)
+
+    @rpc
+    def documents_class_catalog_xlsx(self, class_id) -> dict:
+        return self._maker().class_catalog_xlsx(class_id)
+
+    @rpc
+    def documents_report_card_pdf(self, class_id, student_id, period_id=None) -> dict:
+        return self._maker().report_card_pdf(class_id, student_id, period_id)
+
+    @rpc
+    def documents_verify(self, text) -> dict:
+        return self._maker().verify(text)
+
+    @rpc
+    def documents_start_year_end_set(self, school_year) -> dict:
+        return self._maker().start_school_set(school_year, self.background)
+
+    @rpc
+    def documents_job(self, job_id) -> dict:
+        return self._maker().job(job_id)
+
+    @rpc
+    def documents_file(self, file_id) -> dict:
+        with self.db.reading() as s:
+            return get_file(s, self.ctx.require_principal(), file_id)
+
+    @rpc
+    def documents_chunk(self, file_id, seq) -> dict:
+        with self.db.reading() as s:
+            data = read_chunk(s, self.ctx.require_principal(), file_id, seq)
+        return {"data": base64.b64encode(data).decode("ascii")}
