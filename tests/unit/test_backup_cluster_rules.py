@@ -198,3 +198,19 @@ def test_an_unreachable_database_is_not_counted_as_met():
     results = watch({"grades": "postgresql://nobody@127.0.0.1:1/grades"})
     assert results["grades"]["cat6_met"] is False
     assert "cannot read pg_stat_replication" in results["grades"]["problems"][0]
+
+
+def test_watched_databases(monkeypatch, platform_env):
+    from services.kernel import settings as kernel_settings
+    monkeypatch.setenv("GRADES_DATABASE_URL", "postgresql://catalog@db:5432/grades")
+    watched = ClusterBackupSettings().watched_databases()
+    assert watched["grades"] == "postgresql://catalog@db:5432/grades"
+    assert watched["auth"].startswith("sqlite:///")  # development: the shared data dir's embedded file
+    monkeypatch.setenv("PLATFORM_ENV", "production")
+    monkeypatch.setenv("AMQP_URI", "amqp://u:p@broker:5672/")
+    monkeypatch.setenv("AUTH_PUBLIC_KEY_FILE", "/run/secrets/auth_public_key")
+    kernel_settings.get_settings.cache_clear()
+    assert ClusterBackupSettings().watched_databases() == {"grades": "postgresql://catalog@db:5432/grades"}
+    monkeypatch.setenv("CLUSTER_BACKUP_WATCH", "grades=postgresql://a@p:5432/grades, audit=postgresql://a@p:5432/audit")
+    assert ClusterBackupSettings().watched_databases() == {"grades": "postgresql://a@p:5432/grades",
+                                                          "audit": "postgresql://a@p:5432/audit"}

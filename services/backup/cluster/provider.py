@@ -72,7 +72,10 @@ class ClusterBackupsProvider(DependencyProvider):
     # -- background work --
     def _watch_loop(self) -> None:
         while not self.stopping:
-            self.check_replication()
+            try:
+                self.check_replication()
+            except Exception as exc:  # noqa: BLE001 - the watch must outlive one bad check
+                log.error("replication_watch.failed", error_type=type(exc).__name__, exc_info=exc)
             eventlet.sleep(self.settings.replication_interval_seconds)
 
     def check_replication(self) -> dict:

@@ -1,13 +1,14 @@
 """Settings of the cluster-level backups, from the environment (`CLUSTER_BACKUP_*`)."""
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.kernel.settings import SERVICES, database_url
+from services.kernel.settings import SERVICES, database_url, get_settings
 
 from .schedule import validate_cron
 
@@ -46,7 +47,14 @@ class ClusterBackupSettings(BaseSettings):
         if self.watch:
             pairs = (item.split("=", 1) for item in self.watch.split(",") if "=" in item)
             return {name.strip(): url.strip() for name, url in pairs}
-        return {name: database_url(name) for name in SERVICES}
+        # Each service's own URL where this process knows it; in development the others use the
+        # embedded SQLite files of the shared data dir. In production an unknown URL is left out
+        # (set CLUSTER_BACKUP_WATCH there).
+        watched = {}
+        for name in SERVICES:
+            if os.environ.get(f"{name.upper()}_DATABASE_URL") or not get_settings().is_production:
+                watched[name] = database_url(name)
+        return watched
 
 
 @lru_cache(maxsize=1)
