@@ -2,9 +2,12 @@
 the grades service writes to the primary. Grades are recorded through the gateway, the
 primary is SIGKILLed right after the last 201, the standby is promoted: every acknowledged
 grade is on it. The backup service shows the synchronous standby in its operator status,
-in /readyz and in its metric, and the other databases (embedded SQLite) as CAT-6 not met."""
+in /readyz and in its metric, and the other databases (embedded SQLite) as CAT-6 not met; an
+operator runs a pgBackRest full backup of that primary through the gateway and follows it.
+The primary is killed last (the tests of this module run in order)."""
 from __future__ import annotations
 
+import shutil
 import time
 from contextlib import ExitStack
 
@@ -34,7 +37,14 @@ def replicated(tmp_path_factory):
         root, clusters, bindir = stack.enter_context(scratch_clusters("failover"))
         primary = LocalCluster(root, "primary", bindir)
         clusters.append(primary)
-        primary.initdb(synchronous_commit="on", wal_level="replica").start()
+        conf = root / "pgbackrest.conf"  # the cluster backups of the same primary, repository 1 only
+        conf.write_text(f"[global]\nrepo1-path={root}/repo\nstart-fast=y\ncompress-type=lz4\n"
+                        f"log-path={root}\nlock-path={root}/lock\nlog-level-file=off\n\n"
+                        f"[catalog]\npg1-path={primary.data}\npg1-port={primary.port}\npg1-socket-path={root}\n"
+                        f"pg1-user=root\n")
+        shutil.chown(conf, "postgres")
+        primary.initdb(synchronous_commit="on", wal_level="replica", archive_mode="on",
+                       archive_command=f"pgbackrest --config={conf} --stanza=catalog archive-push %p").start()
         primary.sql("CREATE DATABASE grades")
         # from now on a commit waits for the standby (before it exists, CREATE DATABASE would wait forever)
         primary.sql("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (standby1)'")
@@ -47,7 +57,9 @@ def replicated(tmp_path_factory):
         amqp_uri = stack.enter_context(temporary_vhost("failover"))
         platform = start_platform(tmp_path_factory.mktemp("platform-failover"), amqp_uri,
                                   {"GRADES_DATABASE_URL": primary.url("grades"),
-                                   "CLUSTER_BACKUP_REPLICATION_INTERVAL_SECONDS": "1"})
+                                   "CLUSTER_BACKUP_REPLICATION_INTERVAL_SECONDS": "1",
+                                   "CLUSTER_BACKUP_STANZA": "catalog", "CLUSTER_BACKUP_PGBACKREST_CONFIG": str(conf),
+                                   "CLUSTER_BACKUP_RUN_AS": "postgres", "CLUSTER_BACKUP_OFFSITE_REPO": "1"})
         stack.callback(stop_platform, platform)
         yield platform, primary, standby
 
@@ -65,10 +77,32 @@ def test_the_operator_sees_the_synchronous_standby_and_sqlite_is_named_as_not_me
     assert auth["backend"] == "sqlite" and auth["cat6_met"] is False
     assert "CAT-6" in auth["problems"][0] and "NOT met" in auth["problems"][0]
     assert status["cat6"]["cat6_met"] is False  # the embedded databases keep the platform from meeting it
-    assert status["pgbackrest"]["configured"] is False
-    assert "not configured" in status["pgbackrest"]["statement"]
+    assert status["pgbackrest"]["configured"] is True
+    assert set(status["pgbackrest"]["next_runs"]) == {"full", "incr"}
     assert ready["details"]["backup"]["cat6"]["met"] is False
     assert "embedded SQLite mode" in ready["details"]["backup"]["cat6"]["statement"]
+
+
+def test_the_operator_starts_a_cluster_backup_and_follows_it(replicated):
+    platform, _, _ = replicated
+    with platform.client(platform.token("operator")) as c:
+        r = c.post("/v1/backup/cluster/runs", json={"kind": "full", "reason": "înainte de migrare"})
+        assert r.status_code == 202, r.text
+        run = r.json()
+        assert (run["kind"], run["trigger"], run["status"]) == ("full", "operator", "running")
+        again = c.post("/v1/backup/cluster/runs", json={"kind": "incr"})
+        assert again.status_code == 409 and again.json()["error"] == "conflict"
+        done = wait_for(lambda: (x := c.get(f"/v1/backup/cluster/runs/{run['id']}").json())["status"] != "running"
+                        and x, 120, "the backup to finish")
+        assert done["status"] == "succeeded", done["error"]
+        assert done["size_bytes"] > 1_000_000 and done["duration_seconds"] > 0 and done["progress"] == 1.0
+        assert [b["type"] for b in done["backups"]] == ["full"]
+        status = c.get("/v1/backup/status").json()
+        assert status["last_success"]["full"]["id"] == run["id"]
+        assert [b["type"] for b in status["backups"]] == ["full"]
+        listed = c.get("/v1/backup/cluster/runs", params={"kind": "full"}).json()
+        assert listed["total"] == 1 and listed["items"][0]["id"] == run["id"]
+        assert c.get("/v1/backup/cluster/runs", params={"kind": "weekly"}).status_code == 422
 
 
 def test_no_acknowledged_grade_is_lost_when_the_primary_dies(replicated):
@@ -94,3 +128,4 @@ def test_no_acknowledged_grade_is_lost_when_the_primary_dies(replicated):
           f"standby promoted in {promoted:.2f}s, lost {len(lost)}")
     assert not lost, f"acknowledged grades missing on the promoted standby: {lost}"
     assert standby.sql("SELECT pg_is_in_recovery()") == [(False,)]
+
