@@ -182,6 +182,10 @@ def test_promtool_checks_the_rules():
         pytest.skip("promtool is not installed (Debian package prometheus; `make system-packages`)")
     result = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+    # and the alerts fire when they should (a lost standby, a missing daily incremental)
+    result = subprocess.run([promtool, "test", "rules", RULES.with_suffix(".test.yml").name], capture_output=True,
+                            text=True, timeout=60, cwd=RULES.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _break(mutate):
