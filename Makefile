@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench install install-system clean lint-deploy
+.PHONY: up test bench install system-packages clean lint-deploy
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -14,21 +14,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Debian packages the platform needs beside Python: the font embedded in printed documents
-# (fonts-dejavu-core: every Romanian letter) and pdftoppm (poppler-utils: the documents' tests
-# render a page to PNG). Installed when missing and we are root (CI); otherwise a hint.
-SYSTEM_PACKAGES := fonts-dejavu-core poppler-utils tzdata
-install-system:
+# Debian packages the platform and its tests need beside Python, installed when missing and we
+# are root (CI is a fresh machine); otherwise the missing ones are named.
+#   fonts-dejavu-core: the font embedded in printed documents (every Romanian letter)
+#   poppler-utils: pdftoppm, the documents' tests render a page to PNG
+#   tzdata: Europe/Bucharest on printed documents
+#   pgbackrest: the cluster backups and their tests; prometheus: promtool checks the alert rules
+SYSTEM_PACKAGES := fonts-dejavu-core poppler-utils tzdata pgbackrest prometheus
+system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	  else echo "please install:$$missing (Debian packages)"; fi; fi
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "please install these Debian packages:$$missing"; fi; fi
 
-up: $(STAMP) install-system
+up: $(STAMP) system-packages
 	$(PY) -m deploy.local.up
 
-test: $(STAMP) install-system
+test: $(STAMP) system-packages
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -155,6 +155,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/documents/year-end-sets/{job_id}/archive.zip"): allow(Role.DIRECTOR),
     # --- end of documents ---
     # --- backup: status, restores, drills, contracts ---
+    # cluster level (PostgreSQL replication, pgBackRest): the platform operator only
+    ("GET", "/v1/backup/status"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/cluster/runs"): allow(Role.OPERATOR),
+    ("POST", "/v1/backup/cluster/runs"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/cluster/runs/{run_id}"): allow(Role.OPERATOR),
     # --- end of backup ---
     # --- data-subject rights ---
     # --- end of data-subject rights ---

@@ -26,11 +26,14 @@ async def readyz(request: Request):
     client = request.app.state.rpc
     timeout = request.app.state.readiness_timeout
     checks: dict[str, str] = {"broker": "ok" if client.connected else "unreachable"}
+    details: dict[str, dict] = {}
 
     async def ping(name: str) -> None:
         try:
-            await client.call(name, "ping", timeout=timeout)
+            answer = await client.call(name, "ping", timeout=timeout)
             checks[name] = "ok"
+            if isinstance(answer, dict) and answer.get("details"):
+                details[name] = answer["details"]
         except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
             checks[name] = type(exc).__name__
 
@@ -39,7 +42,10 @@ async def readyz(request: Request):
     else:
         checks.update({name: "unknown" for name in SERVICES})
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    if details:
+        body["details"] = details  # e.g. backup: whether CAT-6 (two sources at save) is met
+    return JSONResponse(body,
                         status_code=200 if ready else 503)
 
 

@@ -16,6 +16,8 @@ from services.kernel.batch_consumer import event_batch_consumer
 from services.kernel.db import dialect_insert
 from services.kernel.nameko_support import ServiceBase, Database, RequestContext, rpc
 
+from .cluster import models as _cluster_models  # noqa: F401 - its table joins Base.metadata
+from .cluster.entrypoints import ClusterBackupEntrypoints
 from .models import Base, EventCount
 
 
@@ -32,9 +34,9 @@ def add_counts(session, counts: Counter) -> None:
             set_={"count": table.c.count + statement.excluded.count, "last_seen_at": statement.excluded.last_seen_at}))
 
 
-class BackupService(ServiceBase):
+class BackupService(ClusterBackupEntrypoints, ServiceBase):
     name = "backup"
-    db = Database("backup", Base.metadata, relay=False)
+    db = Database("backup", Base.metadata)  # relays the backup runs' events
     ctx = RequestContext("backup")
 
     @event_batch_consumer("backup.events")

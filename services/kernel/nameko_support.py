@@ -242,7 +242,15 @@ class ServiceBase:
 
     name = "base"
 
+    def readiness_details(self) -> dict | None:
+        """What a service wants the gateway's /readyz to show beside "ok" (None: nothing)."""
+        return None
+
     @rpc
     def ping(self) -> dict:
         """Readiness probe; `instance` shows which replica answered."""
-        return {"service": self.name, "ok": True, "instance": INSTANCE_ID}
+        answer = {"service": self.name, "ok": True, "instance": INSTANCE_ID}
+        details = self.readiness_details()
+        if details:
+            answer["details"] = details
+        return answer

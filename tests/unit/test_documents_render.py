@@ -195,9 +195,9 @@ def test_the_pdf_text_has_names_grades_averages_and_the_fingerprint(data, names,
 
 
 def test_a_page_renders_to_png_for_a_person_to_look_at(catalog_pdf):
-    """pdftoppm (Debian poppler-utils, installed by `make install-system`) turns a pupil page into
+    """pdftoppm (Debian poppler-utils, installed by `make system-packages`) turns a pupil page into
     an image kept under var/artifacts/ (not committed)."""
-    assert shutil.which("pdftoppm"), "pdftoppm is missing: run `make install-system` (poppler-utils)"
+    assert shutil.which("pdftoppm"), "pdftoppm is missing: run `make system-packages` (poppler-utils)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pdf_path = ARTIFACTS / "year-end-catalog.pdf"
     pdf_path.write_bytes(catalog_pdf[1])
