@@ -91,11 +91,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/me/grades"): allow(Role.STUDENT),
     # CAT-19: the statistics viewer reaches aggregate endpoints only
     ("GET", "/v1/stats/grades"): allow(Role.DIRECTOR, Role.STATISTICS_VIEWER),
-    ("GET", "/v1/audit/events"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN),
     ("GET", "/v1/backup/stats"): allow(Role.OPERATOR),
     # --- catalog: school years, grades, absences, averages, closing, delegation, alerts ---
     # --- end of catalog ---
     # --- audit: the verifiable log, proofs, checkpoints ---
+    # (the central authority reads registry entries; the service narrows each answer)
+    ("GET", "/v1/audit/events"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/history/{entity_type}/{entity_id}"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/entries/{event_id}/proof"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/checkpoints"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/consistency"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/verification"): allow(Role.OPERATOR),
+    ("GET", "/v1/audit/kit"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN),
     # --- end of audit ---
     # --- registry: persons, enrolments, nomenclatures, imports, reports ---
     # --- end of registry ---

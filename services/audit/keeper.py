@@ -7,6 +7,7 @@ from typing import Sequence
 
 import eventlet
 from eventlet.event import Event as GreenEvent
+from prometheus_client import Gauge
 from sqlalchemy import select
 
 from services.kernel.events import Envelope
@@ -19,6 +20,11 @@ from .models import SignedCheckpoint
 from .witness import make_witnesses
 
 logger = get_logger(__name__)
+LOG_SIZE = Gauge("audit_log_size", "Entries in the audit Merkle log")
+CHECKPOINT_SIZE = Gauge("audit_checkpoint_size", "Entries covered by the latest signed checkpoint")
+CHECKPOINT_AT = Gauge("audit_checkpoint_issued_timestamp_seconds", "When the latest checkpoint was signed")
+UNCOVERED = Gauge("audit_log_uncovered_entries", "Entries not yet covered by a signed checkpoint")
+HALTED = Gauge("audit_log_halted", "1 when the log refuses to sign (rollback or fork detected)")
 
 
 class LogKeeper:
@@ -82,6 +88,7 @@ class LogKeeper:
             if self._due(state, now):
                 signed = self._sign(s, state, now)
         self._after_sign(signed)
+        self._gauges(state)
         return fresh
 
     def tick(self) -> None:
@@ -89,6 +96,7 @@ class LogKeeper:
         with self.sessions.begin(readonly=True) as s:
             state = log.load_state(s)
         now = time.time()
+        self._gauges(state)
         if not self._due(state, now):
             return
         signed = None
@@ -98,6 +106,13 @@ class LogKeeper:
             if self._due(state, now):
                 signed = self._sign(s, state, now)
         self._after_sign(signed)
+
+    def _gauges(self, state: log.State) -> None:
+        LOG_SIZE.set(state.size)
+        CHECKPOINT_SIZE.set(state.checkpoint_size)
+        CHECKPOINT_AT.set(state.checkpoint_at)
+        UNCOVERED.set(state.size - state.checkpoint_size)
+        HALTED.set(1 if self.halted else 0)
 
     def _due(self, state: log.State, now: float) -> bool:
         return self.halted is None and log.checkpoint_due(

@@ -23,7 +23,6 @@ from typing import Callable
 import amqp
 import orjson
 import kombu
-from kombu import Exchange, Queue
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text,
                         and_, func, or_, select, update)
 from sqlalchemy.engine import Connection
@@ -31,24 +30,17 @@ from sqlalchemy.orm import Session
 
 from .db import Sessions, insert_ignoring_duplicates
 
+from .event_queues import CONSUMER_QUEUES, declare_all, events_exchange  # noqa: F401 (re-exported)
 from .events import EVENTS_EXCHANGE, Envelope
 from .logging import get_logger
 from .metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 
 log = get_logger(__name__)
 
-# Durable queues that must exist before anything is published: audit and backup must
-# receive every event even if they have never run yet.
-EVENT_QUEUES = ("audit.events", "backup.events")
+# The consumers' durable queues, declared before anything is published (one table:
+# `services.kernel.event_queues.CONSUMER_QUEUES`); their quorum queue names:
+EVENT_QUEUES = tuple(q.queue_name for q in CONSUMER_QUEUES.values())
 ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
-
-
-def events_exchange() -> Exchange:
-    return Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
-
-
-def event_queue(name: str, binding: str = "#") -> Queue:
-    return Queue(name, exchange=events_exchange(), routing_key=binding, durable=True)
 
 
 def add_kernel_tables(metadata: MetaData) -> None:
@@ -125,9 +117,7 @@ class OutboxRelay:
             conn = kombu.Connection(self.amqp_uri, connect_timeout=5)
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
-            events_exchange()(channel).declare()
-            for name in EVENT_QUEUES:
-                event_queue(name)(channel).declare()
+            declare_all(channel)
             # mandatory + a return handler: an unroutable event is reported, not dropped
             channel.events["basic_return"].add(self._on_return)
             channel.tx_select()

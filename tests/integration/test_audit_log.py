@@ -247,3 +247,25 @@ def test_legacy_entries_get_indexes_in_id_order(log_env):
     fill(again, 5)
     assert _row(engine, 0).event_id == "00000000-0000-4000-8000-0000000000aa"
     assert verify(again)["ok"]
+
+
+def test_offline_kit_verifies_with_the_standalone_script_and_catches_a_forged_entry(log_env, tmp_path):
+    import json
+    from services.audit.kit import export_kit
+    keeper, engine, _ = log_env
+    for i in range(0, 45, 10):
+        keeper.ingest([envelope(j, tenant="t1" if j % 3 else "t2") for j in range(i, min(i + 10, 45))])
+    with keeper.sessions.begin(readonly=True) as s:
+        kit = export_kit(s, OPERATOR, keeper, tenant_id="t1")
+    assert kit["entries"] and all(json.loads(e["envelope"])["tenant_id"] == "t1" for e in kit["entries"])
+    path = tmp_path / "kit.json"
+    path.write_text(json.dumps(kit, ensure_ascii=False), encoding="utf-8")
+    script = REPO_ROOT / "tools" / "verify_audit_kit.py"
+    ok = subprocess.run([sys.executable, str(script), str(path), "--key", keeper.verifier_key],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    kit["entries"][2]["envelope"] = kit["entries"][2]["envelope"].replace("Ștefan", "Ion")
+    path.write_text(json.dumps(kit, ensure_ascii=False), encoding="utf-8")
+    bad = subprocess.run([sys.executable, str(script), str(path), "--key", keeper.verifier_key],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and f"entry {kit['entries'][2]['leaf_index']} (event" in bad.stdout
