@@ -85,6 +85,8 @@ async def verification(services: ServicesDep):
 @router.get("/kit", summary="Offline verification kit of an institution's entries",
             description="The entries with inclusion proofs, the checkpoints with consistency proofs and the "
                         "verifier key; check it with `tools/verify_audit_kit.py`. A school gets its own; the "
-                        "operator names `tenant_id`.")
-async def kit(services: ServicesDep, tenant_id: UUID | None = None):
-    return await services.call("audit", "export_kit", tenant_id=str(tenant_id) if tenant_id else None)
+                        "operator names `tenant_id`. Paginated: pass `next_after_sequence` back as `after_sequence`.")
+async def kit(services: ServicesDep, tenant_id: UUID | None = None, after_sequence: After = None,
+              limit: Annotated[int, Query(ge=1, le=5000)] = 1000):
+    return await services.call("audit", "export_kit", tenant_id=str(tenant_id) if tenant_id else None,
+                               after_sequence=after_sequence, limit=limit)

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from services.kernel.events import Actor, Entity, Envelope, change_data
@@ -153,19 +153,37 @@ def sequence_legacy(session: Session, batch: int = 5000) -> int:
 # --- reading the tree ------------------------------------------------------------------------
 
 def node_getter(session: Session) -> merkle.NodeGetter:
-    """Stored perfect nodes: level 0 from the entries' leaf hashes, the rest from merkle_nodes."""
+    """Stored perfect nodes: level 0 from the entries' leaf hashes, the rest from merkle_nodes.
+
+    One driver-level statement per proof (a proof's shape differs each time, so a compiled
+    SQLAlchemy statement would be rebuilt for every call): one index range per level."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
     def get(wanted: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
         found: dict = {}
-        leaves = [i for lv, i in wanted if lv == 0]
-        upper = [(lv, i) for lv, i in wanted if lv > 0]
+        for start in range(0, len(wanted), 400):  # bounded statements for bulk lookups
+            found.update(get_some(wanted[start:start + 400]))
+        return found
+
+    def get_some(wanted: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+        per_level: dict[int, list[int]] = {}
+        for lv, ix in wanted:
+            per_level.setdefault(lv, []).append(ix)
+        found: dict = {}
+        leaves = per_level.pop(0, None)
         if leaves:
-            for index, h in session.execute(select(AuditEntry.leaf_index, AuditEntry.leaf_hash)
-                                            .where(AuditEntry.leaf_index.in_(leaves))):
-                found[(0, index)] = h
-        if upper:
-            for lv, ix, h in session.execute(select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
-                    tuple_(MerkleNode.level, MerkleNode.idx).in_(upper))):
-                found[(lv, ix)] = h
+            sql = f"SELECT leaf_index, leaf_hash FROM audit_entries WHERE leaf_index IN ({','.join([mark] * len(leaves))})"
+            for index, h in connection.exec_driver_sql(sql, tuple(leaves)):
+                found[(0, index)] = bytes(h)
+        if per_level:
+            terms, params = [], []
+            for lv, ixs in per_level.items():
+                terms.append(f"(level = {mark} AND idx IN ({','.join([mark] * len(ixs))}))")
+                params += [lv, *ixs]
+            sql = f"SELECT level, idx, hash FROM merkle_nodes WHERE {' OR '.join(terms)}"
+            for lv, ix, h in connection.exec_driver_sql(sql, tuple(params)):
+                found[(lv, ix)] = bytes(h)
         return found
     return get
 

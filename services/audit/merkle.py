@@ -180,6 +180,19 @@ def inclusion_proof(index: int, size: int, get_nodes: NodeGetter) -> list[bytes]
     return hashes_of_ranges(inclusion_ranges(index, size), get_nodes)
 
 
+def inclusion_proofs(indexes: Sequence[int], size: int, get_nodes: NodeGetter) -> list[list[bytes]]:
+    """Proofs of many leaves at once: the nodes they share are fetched once, in one call."""
+    all_ranges = [inclusion_ranges(i, size) for i in indexes]
+    parts = {r: range_nodes(*r) for ranges in all_ranges for r in ranges}
+    wanted = sorted({n for p in parts.values() for n in p})
+    found = get_nodes(wanted) if wanted else {}
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise LookupError(f"tree nodes missing from storage: {missing[:5]}")
+    folded = {r: fold([found[n] for n in p]) for r, p in parts.items()}
+    return [[folded[r] for r in ranges] for ranges in all_ranges]
+
+
 def consistency_proof(size1: int, size2: int, get_nodes: NodeGetter) -> list[bytes]:
     return hashes_of_ranges(consistency_ranges(size1, size2), get_nodes)
 

@@ -9,6 +9,7 @@ from services.kernel.nameko_support import RequestContext, ServiceBase, rpc
 
 from . import trail
 from .keeper import AuditDatabase
+from .kit import export_kit
 from .models import Base
 from .verification import run_verifier
 
@@ -64,8 +65,8 @@ class AuditService(ServiceBase):
             return run_verifier(s, self.db.keeper)
 
     @rpc
-    def export_kit(self, tenant_id=None) -> dict:
+    def export_kit(self, tenant_id=None, after_sequence=None, limit=None) -> dict:
         """A tenant's entries with inclusion proofs and the checkpoints, for offline checking."""
-        from .kit import export_kit
         with self.db.reading() as s:
-            return export_kit(s, self.ctx.require_principal(), self.db.keeper, tenant_id=tenant_id)
+            return export_kit(s, self.ctx.require_principal(), self.db.keeper, tenant_id=tenant_id,
+                              after_sequence=after_sequence, limit=limit)

@@ -136,6 +136,7 @@ class Database(DependencyProvider):
         sa_event.listen(self.sessions.factory, "after_commit", self._after_commit)
         self.relay = OutboxRelay(self.service, self.sessions, self.metadata, settings.amqp_uri,
                                  linger_seconds=settings.outbox_linger_seconds,
+                                 retention_seconds=settings.outbox_retention_days * 86400.0,
                                  sleep=eventlet.sleep)
 
     def _after_commit(self, session: Session) -> None:
