@@ -248,13 +248,16 @@ def verification(args, data_dir: Path) -> dict:
     plain = time.perf_counter() - t0
     t0 = time.perf_counter()
     tree = merkle.CompactRange()
-    leaf = merkle.leaf_hash
-    for d in data:
-        tree.append(leaf(d))
+    tree.extend([sha(b"\x00" + d).digest() for d in data])
     tree.root()
     recompute = time.perf_counter() - t0
     settings = AuditSettings()
     public = load_public_key(settings.public_key_path())
+    t0 = time.perf_counter()
+    with sessions.begin(readonly=True) as s:
+        report = verifier.verify(s, origin=settings.origin, public_key=public, check_columns=False)
+    tree_only = time.perf_counter() - t0
+    assert report.ok, report.problems[:3]
     t0 = time.perf_counter()
     with sessions.begin(readonly=True) as s:
         report = verifier.verify(s, origin=settings.origin, public_key=public)
@@ -276,7 +279,8 @@ def verification(args, data_dir: Path) -> dict:
         consistency_ms = (time.perf_counter() - t0) * 1000
     engine.dispose()
     return {"entries": len(data), "bytes": total_bytes, "build_seconds": build_seconds,
-            "plain_sha256_seconds": plain, "recompute_seconds": recompute, "full_verify_seconds": full,
+            "plain_sha256_seconds": plain, "recompute_seconds": recompute, "verify_tree_seconds": tree_only,
+            "full_verify_seconds": full,
             "proof_p50_ms": percentile(times, 50) * 1000, "proof_p99_ms": percentile(times, 99) * 1000,
             "consistency_ms": consistency_ms, "checkpoints": report.checkpoints}
 
@@ -307,10 +311,14 @@ def main(argv: list[str] | None = None) -> int:
             results["verify"] = v
             fraction_tree = v["plain_sha256_seconds"] / v["recompute_seconds"]
             fraction_full = v["plain_sha256_seconds"] / v["full_verify_seconds"]
+            fraction_db = v["plain_sha256_seconds"] / v["verify_tree_seconds"]
             rows.append(Row(f"tree recomputation of {v['entries']:,} entries (s)", v["plain_sha256_seconds"],
                             v["recompute_seconds"], "s", ratio=fraction_tree, target="fraction ≥ 0.5",
                             met=fraction_tree >= 0.5))
-            rows.append(Row(f"full verifier of {v['entries']:,} entries incl. DB read (s)", v["plain_sha256_seconds"],
+            rows.append(Row(f"verifier, tree + signatures, incl. DB read, {v['entries']:,} entries",
+                            v["plain_sha256_seconds"], v["verify_tree_seconds"], "s", ratio=fraction_db,
+                            target="fraction ≥ 0.5", met=fraction_db >= 0.5))
+            rows.append(Row(f"verifier + query-column checks, {v['entries']:,} entries", v["plain_sha256_seconds"],
                             v["full_verify_seconds"], "s", ratio=fraction_full, target="fraction ≥ 0.5",
                             met=fraction_full >= 0.5))
             rows.append(Row("inclusion proof generation p50", nan, v["proof_p50_ms"], "ms"))

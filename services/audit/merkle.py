@@ -47,6 +47,19 @@ class CompactRange:
         if len(self.hashes) != bin(size).count("1"):
             raise ValueError("a compact range holds one hash per set bit of its size")
 
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append many leaf hashes (the verifier's hot loop: no per-leaf call, no node records)."""
+        hashes, size, sha = self.hashes, self.size, _sha256
+        pop, push = hashes.pop, hashes.append
+        for h in leaves:
+            index = size
+            while index & 1:
+                h = sha(b"\x01" + pop() + h).digest()
+                index >>= 1
+            push(h)
+            size += 1
+        self.size = size
+
     def append(self, leaf: bytes, new_nodes: list | None = None) -> None:
         """Append a leaf hash; record every perfect node it completes as (level, index, hash)."""
         index = self.size

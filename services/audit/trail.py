@@ -26,7 +26,9 @@ def b64(raw: bytes) -> str:
 
 
 def entry_dict(e: AuditEntry) -> dict:
-    return {**orjson.loads(e.envelope), "sequence": e.leaf_index, "recorded_at": e.recorded_at}
+    """`sequence` is the 1-based position in the log (leaf index + 1), the page cursor."""
+    return {**orjson.loads(e.envelope), "sequence": e.leaf_index + 1, "leaf_index": e.leaf_index,
+            "recorded_at": e.recorded_at}
 
 
 def _visible(q, principal: Principal, tenant_id: str | None):
@@ -60,8 +62,8 @@ def query(session: Session, principal: Principal, *, type: str | None = None, en
           entity_id: str | None = None, actor_id: str | None = None, tenant_id: str | None = None,
           correlation_id: str | None = None, since: str | None = None, until: str | None = None,
           after_sequence: int | None = None, limit: int | None = None, with_proofs: bool = False) -> dict:
-    """Cursor pagination on the leaf index: consecutive in commit order, so a page never
-    skips an entry that commits later."""
+    """Cursor pagination on the log position: consecutive in commit order (the sequencer), so
+    a page never skips an entry that commits later."""
     require(principal, *READERS)
     limit, _ = page_args(limit, 0)
     q = _visible(select(AuditEntry).where(AuditEntry.leaf_index.is_not(None)), principal, tenant_id)
@@ -76,7 +78,7 @@ def query(session: Session, principal: Principal, *, type: str | None = None, en
     if until:
         q = q.where(AuditEntry.occurred_at < until)
     if after_sequence is not None:
-        q = q.where(AuditEntry.leaf_index > int(after_sequence))
+        q = q.where(AuditEntry.leaf_index >= int(after_sequence))  # sequence = leaf index + 1
     rows = session.scalars(q.order_by(AuditEntry.leaf_index).limit(limit + 1)).all()
     items = [entry_dict(e) for e in rows[:limit]]
     page = {"items": items, "next_after_sequence": items[-1]["sequence"] if len(rows) > limit else None}

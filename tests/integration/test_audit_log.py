@@ -269,3 +269,44 @@ def test_offline_kit_verifies_with_the_standalone_script_and_catches_a_forged_en
     bad = subprocess.run([sys.executable, str(script), str(path), "--key", keeper.verifier_key],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and f"entry {kit['entries'][2]['leaf_index']} (event" in bad.stdout
+
+
+def test_queries_scope_paginate_and_carry_proofs(log_env):
+    keeper, engine, _ = log_env
+    batch = [envelope(i, tenant="t1") for i in range(12)] + [envelope(i, tenant="t2") for i in range(12, 20)]
+    batch.append(Envelope(type="registry.person_viewed", tenant_id="t2", actor=Actor("clerk", "registry_clerk"),
+                          entity=Entity("person", "p9"), data=change_data({"fields": ["cnp"]}), correlation_id="v1"))
+    keeper.ingest(batch)
+    director = Principal("d1", "t1", frozenset({"director"}), frozenset({"pwd", "otp"}))
+    central = Principal("ca", "platform", frozenset({"central_authority"}), frozenset({"pwd", "otp"}))
+    with keeper.sessions.begin(readonly=True) as s:
+        seen, cursor = [], None
+        while True:
+            page = trail.query(s, director, limit=5, after_sequence=cursor, with_proofs=True)
+            seen += page["items"]
+            cursor = page["next_after_sequence"]
+            if cursor is None:
+                break
+        assert len(seen) == 12 and {i["tenant_id"] for i in seen} == {"t1"}
+        assert [i["leaf_index"] for i in seen] == list(range(12))
+        covered = [i for i in seen if i["proof"]]
+        assert covered, "entries covered by the checkpoint carry their proof"
+        cp = notes.parse_checkpoint(notes.open_note(page["checkpoint"], *notes.parse_verifier_key(keeper.verifier_key)))
+        for item in covered:
+            p = item["proof"]
+            merkle.verify_inclusion(p["leaf_index"], p["tree_size"], trail.base64.b64decode(p["leaf_hash"]),
+                                    [trail.base64.b64decode(h) for h in p["hashes"]], cp.root)
+        # the other school's entries are not there, even when asked for by tenant
+        assert trail.query(s, director, tenant_id="t2")["items"][0]["tenant_id"] == "t1"
+        assert {i["type"] for i in trail.query(s, central)["items"]} == {"registry.person_viewed"}
+        assert len(trail.query(s, OPERATOR, limit=200)["items"]) == 21
+        history = trail.entity_history(s, director, entity_type="grade", entity_id="g1")["items"]
+        assert history and all(h["who"]["id"] and h["before"] == {"value": 5} and h["after"]["value"] for h in history)
+        assert history[0]["why"] == "corectură — elevul Ștefan"
+        by_actor = trail.query(s, OPERATOR, actor_id="u1", limit=200)["items"]
+        assert by_actor and all(i["actor"]["id"] == "u1" for i in by_actor)
+        later = trail.query(s, OPERATOR, since="2999-01-01T00:00:00")["items"]
+        assert later == []
+        with pytest.raises(trail.NotFound):  # another school's entry: not found
+            t2_event = trail.query(s, OPERATOR, tenant_id="t2", limit=1)["items"][0]["event_id"]
+            trail.inclusion_proof(s, director, event_id=t2_event)

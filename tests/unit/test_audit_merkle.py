@@ -114,3 +114,13 @@ def test_compact_range_reports_each_perfect_node_once():
 ])
 def test_range_nodes(begin, end, expected):
     assert merkle.range_nodes(begin, end) == expected
+
+
+def test_extend_equals_append():
+    leaves = [merkle.leaf_hash(bytes([i])) for i in range(37)]
+    a, b = merkle.CompactRange(), merkle.CompactRange()
+    for h in leaves:
+        a.append(h)
+    b.extend(leaves[:20])
+    b.extend(leaves[20:])
+    assert (a.size, a.hashes, a.root()) == (b.size, b.hashes, b.root()) and a.root() == merkle.reference_root(leaves)
