@@ -35,6 +35,6 @@ RPCS_WITHOUT_ENTRY: dict[str, dict[str, str]] = {
     },
     "registry": {
         "get_person": "a read: grades checks that a person belongs to the school before enrolling them",
-        "find_own_person_by_cnp": "a read (auth looks a pupil up by CNP when creating a student account)",
+        "find_own_person_by_cnp": "a read: POST /v1/students reuses the school's own person when the CNP is registered already (not reached by the matrix, whose CNPs are new)",
     },
 }
