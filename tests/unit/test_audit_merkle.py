@@ -124,3 +124,13 @@ def test_extend_equals_append():
     b.extend(leaves[:20])
     b.extend(leaves[20:])
     assert (a.size, a.hashes, a.root()) == (b.size, b.hashes, b.root()) and a.root() == merkle.reference_root(leaves)
+
+
+def test_canonical_envelope_is_to_dict_with_sorted_keys():
+    import orjson
+
+    from services.audit.log import canonical_envelope
+    from services.kernel.events import Actor, Entity, Envelope, change_data
+    e = Envelope(type="grades.grade_changed", tenant_id="t", actor=Actor("u", "teacher"), entity=Entity("grade", "g"),
+                 data=change_data({"z": 1, "a": "Ș"}, {"value": 2}), correlation_id="c", reason="motiv")
+    assert canonical_envelope(e) == orjson.dumps(e.to_dict(), option=orjson.OPT_SORT_KEYS).decode()
