@@ -21,6 +21,7 @@ BENCHMARKS = (
     "auth_logins",
     "class_catalog",
     "documents",
+    "audit_log",
 )
 
 

@@ -80,7 +80,6 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/registry/persons/{person_id}"): allow(
         Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY,
         Role.STUDENT, scope="registry:read"),
-    ("GET", "/v1/audit/events"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN),
     ("GET", "/v1/backup/stats"): allow(Role.OPERATOR),
     # --- catalog: school years, grades, absences, averages, closing, delegation, alerts ---
     # CAT-13/CAT-18: grades, qualifiers and absences are written by teachers only (the service
@@ -138,6 +137,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PUT", "/v1/me/catalog-notices"): allow(Role.PARENT, Role.STUDENT),
     # --- end of catalog ---
     # --- audit: the verifiable log, proofs, checkpoints ---
+    # (the central authority reads registry entries; the service narrows each answer)
+    ("GET", "/v1/audit/events"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/history/{entity_type}/{entity_id}"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/entries/{event_id}/proof"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/checkpoints"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/consistency"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/audit/verification"): allow(Role.OPERATOR),
+    ("GET", "/v1/audit/kit"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN),
     # --- end of audit ---
     # --- registry: persons, enrolments, nomenclatures, imports, reports ---
     # --- end of registry ---

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
-from uuid import UUID
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -52,18 +49,6 @@ async def readyz(request: Request):
 @router.get("/metrics", tags=["ops"], include_in_schema=False)
 async def metrics():
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
-@router.get("/v1/audit/events", tags=["audit"], summary="The audit trail of your institution (cursor paginated)")
-async def audit_events(services: ServicesDep, type: Annotated[str | None, Query(max_length=100)] = None,
-                       entity_type: Annotated[str | None, Query(max_length=60)] = None,
-                       entity_id: Annotated[str | None, Query(max_length=64)] = None,
-                       tenant_id: UUID | None = None,
-                       after_sequence: Annotated[int | None, Query(ge=0)] = None,
-                       limit: Annotated[int, Query(ge=1, le=200)] = 50):
-    return await services.call("audit", "list_events", type=type, entity_type=entity_type, entity_id=entity_id,
-                               tenant_id=str(tenant_id) if tenant_id else None,
-                               after_sequence=after_sequence, limit=limit)
 
 
 @router.get("/v1/backup/stats", tags=["ops"], summary="Events the backup service has seen, per type")

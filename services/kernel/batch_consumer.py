@@ -11,18 +11,28 @@ Batches form by themselves: the consumer never waits to fill one. When events tr
 batch is one event and is handled as soon as it arrives; under load, events queue up while
 a batch is being written and the next batch takes them all.
 
-Delivery guarantees are those of `consume(requeue_on_error=True)`:
+The queue is the quorum queue of `services.kernel.event_queues.CONSUMER_QUEUES[name]`,
+declared (with its dead-letter queue and bindings) when the consumer connects; a classic
+queue of an earlier release is drained into it first (see that module).
+
+Delivery guarantees:
 * acknowledged only after the method returned, i.e. after its transaction committed;
 * if the method raises, the batch is retried event by event (one bad event does not hold back
   the others), and what still fails goes back to the queue; consumers are idempotent on
   `event_id`, so an event that did land is never stored or counted twice;
+* an event that has failed `delivery_limit` times (the quorum queue counts deliveries) is
+  rejected into the dead-letter queue: it no longer loops, and everything else flows;
 * a connection lost mid-batch means the broker redelivers everything unacknowledged;
-* a message that is not a valid envelope is acknowledged, logged and counted, never retried.
+* a message that is not a valid envelope goes to the dead-letter queue at once.
+Each dead letter is logged (`event.dead_lettered`) and counted (`events_dead_lettered_total`);
+the depth of the dead-letter queue is a gauge (`dead_letter_queue_messages`), which the alert
+rule in `deploy/prometheus/alerts.yml` watches.
 """
 from __future__ import annotations
 
 import functools
 import socket
+import time
 from typing import Callable
 
 import eventlet
@@ -36,19 +46,19 @@ from nameko.extensions import Entrypoint
 from .errors import InvalidInput
 from .events import Envelope
 from .logging import get_logger
-from .metrics import EVENTS_CONSUMED, child
-from .outbox import event_queue
+from .event_queues import declare, drain_legacy, kombu_queue, spec
+from .metrics import DEAD_LETTER_DEPTH, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, child
 
 log = get_logger(__name__)
 
 _RECONNECT_MIN, _RECONNECT_MAX = 0.2, 5.0
 _FAILURE_PAUSE = 0.2
+_DEPTH_EVERY_SECONDS = 10.0
 
 
 class EventBatchConsumer(Entrypoint):
-    def __init__(self, queue_name: str, binding: str = "#", *, max_batch: int = 500, **kwargs):
+    def __init__(self, queue_name: str, *, max_batch: int = 500, **kwargs):
         self.queue_name = queue_name
-        self.binding = binding
         self.max_batch = max_batch
         super().__init__(**kwargs)
 
@@ -56,7 +66,9 @@ class EventBatchConsumer(Entrypoint):
         config = self.container.config
         self.amqp_uri = config[AMQP_URI_CONFIG_KEY]
         self.heartbeat = config.get(HEARTBEAT_CONFIG_KEY, DEFAULT_HEARTBEAT)
-        self.queue = event_queue(self.queue_name, self.binding)
+        self.spec = spec(self.queue_name)
+        self.queue = kombu_queue(self.spec)
+        self._depth_checked = 0.0
         self._stopping = False
         self._stopped = GreenEvent()
 
@@ -95,19 +107,24 @@ class EventBatchConsumer(Entrypoint):
             channel = connection.channel()
             # Twice a batch in flight: the next batch arrives while this one is written.
             channel.basic_qos(prefetch_size=0, prefetch_count=2 * self.max_batch, a_global=False)
+            declare(channel, self.spec)
+            moved = drain_legacy(connection, self.spec)
+            if moved:
+                log.info("batch_consumer.legacy_queue_drained", queue=self.queue_name, moved=moved)
             queue = self.queue(channel)
-            queue.declare()
             received: list = []
             consumer = Consumer(channel, queues=[queue], accept=["json"],
                                 on_message=received.append, on_decode_error=self._undecodable)
             consumer.consume()
             log.info("batch_consumer.started", queue=self.queue_name, max_batch=self.max_batch)
             while not self._stopping:
-                try:
-                    connection.drain_events(timeout=1.0)
-                except socket.timeout:
-                    connection.heartbeat_check()
-                    continue
+                if not received:  # wait only with nothing in hand: left-overs of a large delivery
+                    try:              # are handled at once (the prefetch window may be full of them)
+                        connection.drain_events(timeout=1.0)
+                    except socket.timeout:
+                        connection.heartbeat_check()
+                        self._watch_dead_letters(channel)
+                        continue
                 # Take what has already arrived, without waiting for more.
                 while len(received) < self.max_batch:
                     try:
@@ -118,14 +135,47 @@ class EventBatchConsumer(Entrypoint):
                 if batch:
                     self._handle(channel, batch)
                 connection.heartbeat_check()
+                self._watch_dead_letters(channel)
             consumer.cancel()
             for message in received:  # delivered but never handed over: back to the queue
                 message.requeue()
 
     def _undecodable(self, message, exc) -> None:
-        log.error("event.malformed", queue=self.queue_name, error=str(exc)[:200])
         EVENTS_CONSUMED.labels(self.queue_name, "malformed", "rejected").inc()
-        message.ack()
+        self._dead_letter(message, "malformed", str(exc)[:200])
+
+    def _dead_letter(self, message, reason: str, error: str, event_type: str | None = None) -> None:
+        """Reject without requeue: the quorum queue moves it to `<name>.dead` (at least once)."""
+        log.error("event.dead_lettered", queue=self.queue_name, dead_letter_queue=self.spec.dead_letter_queue,
+                  reason=reason, event_type=event_type, message_id=message.properties.get("message_id"),
+                  error=error)
+        child(EVENTS_DEAD_LETTERED, self.queue_name, reason).inc()
+        message.reject(requeue=False)
+
+    def _deliveries(self, message) -> int:
+        """How many times the broker delivered it before (the quorum queue's count)."""
+        try:
+            return int((message.headers or {}).get("x-delivery-count") or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    def _retry_or_dead_letter(self, message, envelope: Envelope) -> None:
+        if self._deliveries(message) + 1 >= self.spec.delivery_limit:
+            self._dead_letter(message, "failed_repeatedly", f"failed {self.spec.delivery_limit} times",
+                              envelope.type)
+        else:
+            message.requeue()
+
+    def _watch_dead_letters(self, channel) -> None:
+        now = time.monotonic()
+        if now - self._depth_checked < _DEPTH_EVERY_SECONDS:
+            return
+        self._depth_checked = now
+        ok = channel.queue_declare(self.spec.dead_letter_queue, passive=True)
+        child(DEAD_LETTER_DEPTH, self.spec.dead_letter_queue).set(ok.message_count)
+        if ok.message_count:
+            log.warning("event.dead_letters_waiting", queue=self.spec.dead_letter_queue, messages=ok.message_count,
+                        replay=f"python -m services.kernel.dead_letters replay {self.queue_name}")
 
     # ------------------------------------------------------------------ batch
 
@@ -162,10 +212,10 @@ class EventBatchConsumer(Entrypoint):
                 if outcome is None:
                     message.ack()
                 else:
-                    message.requeue()
+                    self._retry_or_dead_letter(message, envelope)
                 self._count([envelope], "ok" if outcome is None else "error")
         else:
-            kept[0].requeue()
+            self._retry_or_dead_letter(kept[0], envelopes[0])
             self._count(envelopes, "error")
         # A requeued event comes straight back: pause, so that a database outage or an event
         # that cannot be stored does not turn into a busy loop.
@@ -192,12 +242,13 @@ class EventBatchConsumer(Entrypoint):
             child(EVENTS_CONSUMED, self.queue_name, envelope.type, outcome).inc()
 
 
-def event_batch_consumer(queue_name: str, binding: str = "#", *, max_batch: int = 500) -> Callable:
-    """Decorate `method(self, envelopes: list[Envelope])`; see the module docstring."""
+def event_batch_consumer(queue_name: str, *, max_batch: int = 500) -> Callable:
+    """Decorate `method(self, envelopes: list[Envelope])`; `queue_name` is a key of
+    `services.kernel.event_queues.CONSUMER_QUEUES` (its bindings are there). See the module docstring."""
     def decorator(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(self, envelopes):
             structlog.contextvars.bind_contextvars(events=len(envelopes))
             return fn(self, envelopes)
-        return EventBatchConsumer.decorator(queue_name, binding, max_batch=max_batch)(wrapper)
+        return EventBatchConsumer.decorator(queue_name, max_batch=max_batch)(wrapper)
     return decorator

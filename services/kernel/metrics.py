@@ -11,6 +11,9 @@ RPC_LATENCY = Histogram("rpc_latency_seconds", "RPC handling time", ["service", 
 EVENTS_PUBLISHED = Counter("events_published_total", "Outbox events confirmed by the broker",
                            ["service", "type"])
 EVENTS_CONSUMED = Counter("events_consumed_total", "Events consumed", ["service", "type", "outcome"])
+EVENTS_DEAD_LETTERED = Counter("events_dead_lettered_total",
+                               "Events a consumer sent to its dead-letter queue", ["queue", "reason"])
+DEAD_LETTER_DEPTH = Gauge("dead_letter_queue_messages", "Messages waiting in a dead-letter queue", ["queue"])
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet confirmed by the broker", ["service"])
 
 _started_ports: set[int] = set()

@@ -95,6 +95,22 @@ class Store:
         record_event(session, self.metadata, envelope)
         return envelope
 
+    def record_view(self, ctx: "CallContext", fact: str, *, entity_type: str, entity_id: str,
+                    tenant_id: str | None = None, fields: list[str] | tuple[str, ...] = (),
+                    purpose: str | None = None) -> Envelope:
+        """Record that the caller read personal data (REG-9 "usage monitored"): an event
+        `<service>.<something>_viewed` for the audit trail, e.g.
+        `self.db.record_view(self.ctx, "person_viewed", entity_type="person", entity_id=pid)`.
+
+        For read paths, which have no transaction of their own: one INSERT into the outbox on a
+        Core connection (no ORM session), relayed as soon as it commits. `fields` names what
+        was shown (never the values: the trail must not copy the personal data it protects)."""
+        if not fact.endswith("_viewed"):
+            raise ValueError("a read is recorded as a `…_viewed` fact")
+        with self.writing() as connection:
+            return self.emit(connection, ctx, fact, entity_type=entity_type, entity_id=entity_id,
+                             after={"fields": list(fields), "purpose": purpose}, tenant_id=tenant_id)
+
     def emitter(self, ctx: "CallContext") -> Callable[..., Envelope]:
         """`emit(session, fact, ...)` bound to the current caller, for the plain rule modules."""
         return lambda session, fact, **kw: self.emit(session, ctx, fact, **kw)
@@ -120,6 +136,7 @@ class Database(DependencyProvider):
         sa_event.listen(self.sessions.factory, "after_commit", self._after_commit)
         self.relay = OutboxRelay(self.service, self.sessions, self.metadata, settings.amqp_uri,
                                  linger_seconds=settings.outbox_linger_seconds,
+                                 retention_seconds=settings.outbox_retention_days * 86400.0,
                                  sleep=eventlet.sleep)
 
     def _after_commit(self, session: Session) -> None:

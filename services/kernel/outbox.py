@@ -12,6 +12,12 @@ broker has taken every message (routed to durable queues) before the rows are ma
 Several replicas of one service may run relays against the same database: a row is
 claimed with a short lease (an UPDATE that re-checks the lease), so normally one relay
 publishes it; if a relay dies holding a lease, another takes the row when it expires.
+
+Published rows are pruned after `retention_seconds` (OUTBOX_RETENTION_DAYS, 7 days by
+default): the relay deletes them in bounded chunks every `prune_every_seconds`. Both the
+claim (`published_at IS NULL ... ORDER BY id`) and the prune (`published_at < cut-off`) are
+range scans of the one index `ix_outbox_unpublished (published_at, id)`, so neither grows with
+the table; `bench/outbox_age.py` measures the relay's cost against the table's age.
 """
 from __future__ import annotations
 
@@ -23,7 +29,6 @@ from typing import Callable
 import amqp
 import orjson
 import kombu
-from kombu import Exchange, Queue
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text,
                         and_, func, or_, select, update)
 from sqlalchemy.engine import Connection
@@ -31,24 +36,17 @@ from sqlalchemy.orm import Session
 
 from .db import Sessions, insert_ignoring_duplicates
 
+from .event_queues import CONSUMER_QUEUES, declare_all, events_exchange  # noqa: F401 (re-exported)
 from .events import EVENTS_EXCHANGE, Envelope
 from .logging import get_logger
 from .metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 
 log = get_logger(__name__)
 
-# Durable queues that must exist before anything is published: audit and backup must
-# receive every event even if they have never run yet.
-EVENT_QUEUES = ("audit.events", "backup.events")
+# The consumers' durable queues, declared before anything is published (one table:
+# `services.kernel.event_queues.CONSUMER_QUEUES`); their quorum queue names:
+EVENT_QUEUES = tuple(q.queue_name for q in CONSUMER_QUEUES.values())
 ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
-
-
-def events_exchange() -> Exchange:
-    return Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
-
-
-def event_queue(name: str, binding: str = "#") -> Queue:
-    return Queue(name, exchange=events_exchange(), routing_key=binding, durable=True)
 
 
 def add_kernel_tables(metadata: MetaData) -> None:
@@ -102,7 +100,9 @@ def newly_processed(session: Session, metadata: MetaData, event_ids: list[str], 
 class OutboxRelay:
     def __init__(self, service: str, sessions: Sessions, metadata: MetaData, amqp_uri: str,
                  *, batch_size: int = 200, lease_seconds: float = 15.0, idle_poll_seconds: float = 0.5,
-                 linger_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep):
+                 linger_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep,
+                 retention_seconds: float | None = 7 * 86400.0, prune_every_seconds: float = 300.0,
+                 prune_chunk: int = 5000):
         self.service = service
         self.sessions = sessions
         self.table = _outbox(metadata)
@@ -118,6 +118,10 @@ class OutboxRelay:
         self._connection: kombu.Connection | None = None
         self._channel = None
         self._returned: list[str] = []
+        self.retention_seconds = retention_seconds
+        self.prune_every_seconds = prune_every_seconds
+        self.prune_chunk = prune_chunk
+        self._pruned_at = 0.0
 
     # -- broker -------------------------------------------------------------------
     def _ensure_channel(self):
@@ -125,9 +129,7 @@ class OutboxRelay:
             conn = kombu.Connection(self.amqp_uri, connect_timeout=5)
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
-            events_exchange()(channel).declare()
-            for name in EVENT_QUEUES:
-                event_queue(name)(channel).declare()
+            declare_all(channel)
             # mandatory + a return handler: an unroutable event is reported, not dropped
             channel.events["basic_return"].add(self._on_return)
             channel.tx_select()
@@ -206,6 +208,32 @@ class OutboxRelay:
             raise RelayError(error)
         return len(rows)
 
+    def prune(self, now: float | None = None) -> int:
+        """Delete published rows older than the retention window; returns how many."""
+        if self.retention_seconds is None:
+            return 0
+        cut = (time.time() if now is None else now) - self.retention_seconds
+        t = self.table
+        total = 0
+        while True:
+            old = (select(t.c.id).where(t.c.published_at.is_not(None), t.c.published_at < cut)
+                   .order_by(t.c.published_at).limit(self.prune_chunk).scalar_subquery())
+            with self.sessions.begin() as s:
+                deleted = s.execute(t.delete().where(t.c.id.in_(old))).rowcount
+            total += deleted
+            if deleted < self.prune_chunk:
+                break
+            self._sleep(0)  # let the relay's other work in between chunks
+        if total:
+            log.info("outbox.pruned", service=self.service, rows=total)
+        return total
+
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now - self._pruned_at >= self.prune_every_seconds:
+            self._pruned_at = now
+            self.prune()
+
     def backlog(self) -> int:
         with self.sessions.begin() as s:
             return s.execute(select(func.count()).select_from(self.table)
@@ -217,6 +245,7 @@ class OutboxRelay:
         backoff = 0.5
         while not self._stopped:
             try:
+                self._maybe_prune()
                 n = self.publish_pending()
                 backoff = 0.5
                 if n >= self.batch_size:

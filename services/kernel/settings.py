@@ -28,6 +28,9 @@ class PlatformSettings(BaseSettings):
     # After publishing a batch the outbox relay waits this long for more events to join the
     # next one (an isolated event still goes out at once): fewer, larger batches downstream.
     outbox_linger_seconds: float = Field(0.01, ge=0, le=1, validation_alias="OUTBOX_LINGER_SECONDS")
+    # Published outbox rows are deleted after this many days: the audit log and the backup
+    # change log keep the events; the window leaves time to re-publish by hand if needed.
+    outbox_retention_days: float = Field(7.0, ge=0.0, validation_alias="OUTBOX_RETENTION_DAYS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     signing_key_file: Path | None = Field(None, validation_alias="AUTH_SIGNING_KEY_FILE")
     public_key_file: Path | None = Field(None, validation_alias="AUTH_PUBLIC_KEY_FILE")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from tests.e2e import authz_areas
+from tests.e2e import audit_completeness, authz_areas
 from tests.e2e.authz import ANON, BUILDERS, CALLERS, MATRIX, World, all_cells, mismatch
 
 authz_areas.load()
@@ -35,6 +35,7 @@ def test_cell(world, cell):
     r = world.call(call.method, call.url, call.token, json=call.json, data=call.data, params=call.params)
     if call.after:
         call.after(r)
+    audit_completeness.observe(cell, r)
     problem = mismatch(r, cell.expected)
     assert problem is None, f"{cell.id}: {problem}"
     if r.is_success:
@@ -42,6 +43,17 @@ def test_cell(world, cell):
         leaked = sorted(name for name, value in {**world.foreign_markers(cell.caller), **hidden}.items()
                         if value in r.text)
         assert not leaked, f"{cell.id}: the answer shows records the caller may not see: {leaked}\n{r.text[:500]}"
+
+
+@pytest.mark.parametrize("platform", ["sqlite"], indirect=True)
+def test_every_mutation_leaves_its_audit_entry(world):
+    """After the cells: each successful non-GET cell, and each RPC method a mutation reached,
+    left an audit entry with the request's id, or is exempt with a reason (see
+    tests/e2e/audit_completeness.py)."""
+    if len({o.cell for o in audit_completeness.OBSERVED}) < len(CELLS):
+        pytest.skip("needs every cell of the matrix to have run first (run the whole module)")
+    problems = audit_completeness.check(world.p.data_dir, MATRIX)
+    assert not problems, "mutations without their audit entry:\n" + "\n".join(problems)
 
 
 def _app_routes() -> set[tuple[str, str]]:

@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, text
 
 from services.kernel.db import normalise_url
 from services.kernel.events import Actor, Entity, Envelope, change_data
+from services.kernel.dead_letters import replay
+from services.kernel.event_queues import spec
 from services.kernel.outbox import events_exchange
 from tests.infra import temporary_pg_database
 
@@ -45,7 +47,8 @@ def consumers(request, amqp_uri, tmp_path):
                 log = open(tmp_path / f"{name}.log", "wb")
                 procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, stdout=log,
                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            _wait_for_consumers(amqp_uri, ("audit.events", "backup.events"), procs, tmp_path)
+            _wait_for_consumers(amqp_uri, (spec("audit.events").queue_name, spec("backup.events").queue_name),
+                                procs, tmp_path)
             yield {name: create_engine(normalise_url(url)) for name, url in urls.items()}
         finally:
             for proc in procs.values():
@@ -131,7 +134,7 @@ def test_a_burst_lands_once_each_with_duplicates_and_bad_messages_dropped(consum
     audit, backup = consumers["audit"], consumers["backup"]
     _wait_until(lambda: _scalar(audit, "SELECT count(*) FROM audit_entries") >= 640, what="audit entries")
     _wait_until(lambda: (_scalar(backup, "SELECT sum(count) FROM event_counts") or 0) >= 640, what="backup counts")
-    for queue in ("audit.events", "backup.events"):
+    for queue in (spec("audit.events").queue_name, spec("backup.events").queue_name):
         _wait_until(lambda q=queue: _queue_depth(amqp_uri, q) == 0, what=f"{queue} drained")
     time.sleep(0.5)  # anything still in flight would show now
     assert _scalar(audit, "SELECT count(*) FROM audit_entries") == 640
@@ -159,7 +162,7 @@ def test_a_failed_batch_returns_to_the_queue_and_lands_later(consumers, amqp_uri
     assert _scalar(audit, "SELECT count(DISTINCT event_id) FROM audit_entries") == 50
 
 
-def test_one_bad_event_does_not_hold_back_its_batch(consumers, amqp_uri):
+def test_one_bad_event_does_not_hold_back_its_batch_and_ends_in_the_dead_letter_queue(consumers, amqp_uri):
     # the audit trail refuses an event without an actor (NOT NULL): it fails whatever the batch
     poison = dataclasses.replace(_envelope(999), actor=Actor(None, "teacher"))
     good = [_envelope(i) for i in range(40)]
@@ -167,5 +170,14 @@ def test_one_bad_event_does_not_hold_back_its_batch(consumers, amqp_uri):
     audit = consumers["audit"]
     _wait_until(lambda: _scalar(audit, "SELECT count(*) FROM audit_entries") >= 40, what="the good events")
     assert _scalar(audit, "SELECT count(*) FROM audit_entries WHERE event_id = :e", e=poison.event_id) == 0
-    time.sleep(0.5)
+    dead = spec("audit.events").dead_letter_queue
+    _wait_until(lambda: _queue_depth(amqp_uri, dead) == 1, what="the poison event in the dead-letter queue")
+    assert _scalar(audit, "SELECT count(*) FROM audit_entries") == 40
+    with kombu.Connection(amqp_uri) as conn:
+        message = conn.channel().basic_get(dead, no_ack=False)
+        assert json.loads(message.body)["event_id"] == poison.event_id
+    # the operator replays it (after a fix; here it still fails and comes back)
+    with kombu.Connection(amqp_uri) as conn:
+        assert replay(conn, "audit.events") == 1
+    _wait_until(lambda: _queue_depth(amqp_uri, dead) == 1, what="the replayed poison event back")
     assert _scalar(audit, "SELECT count(*) FROM audit_entries") == 40

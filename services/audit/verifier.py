@@ -1,0 +1,207 @@
+"""Recompute the log from the stored entries and check it against its signed checkpoints
+and the witness copies. Each problem names the entry (leaf index + event id) or the
+checkpoint (size) that failed.
+
+Detected: an entry changed (its content or its index no longer hashes to the stored leaf
+hash, or a query column disagrees with the signed envelope), deleted (a gap in the
+indexes), inserted (an entry outside the sequenced indexes, or the entries after it shifted),
+reordered (two entries swapped indexes), truncated (fewer entries than a checkpoint covers),
+and a rollback (a witness holds a checkpoint the database is behind or off).
+"""
+from __future__ import annotations
+
+import bisect
+import hashlib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import merkle, notes
+from .log import entry_leaf_hash
+from .models import AuditEntry, LogState, SignedCheckpoint
+
+sha = hashlib.sha256
+_COLUMNS = (("type", ("type",)), ("tenant_id", ("tenant_id",)), ("actor_id", ("actor", "id")),
+            ("actor_role", ("actor", "role")), ("entity_type", ("entity", "type")),
+            ("entity_id", ("entity", "id")), ("reason", ("reason",)), ("occurred_at", ("occurred_at",)),
+            ("correlation_id", ("correlation_id",)), ("event_id", ("event_id",)))
+
+
+@dataclass
+class Report:
+    size: int = 0
+    checkpoints: int = 0
+    witnesses: int = 0
+    problems: list[dict] = field(default_factory=list)
+    latest_checkpoint: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, kind: str, detail: str, **where) -> None:
+        if len(self.problems) < 200:
+            self.problems.append({"kind": kind, "detail": detail, **where})
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "size": self.size, "checkpoints_checked": self.checkpoints,
+                "witnesses_checked": self.witnesses, "latest_checkpoint": self.latest_checkpoint,
+                "problems": self.problems}
+
+
+def _column_problem(row, body: str) -> str:
+    """Which query column disagrees with the envelope (row: index, event_id, envelope, hash, columns…)."""
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "envelope"
+    values = (*row[4:], row[1])
+    for (column, path), stored in zip(_COLUMNS, values):
+        value = envelope
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if stored != value:
+            return column
+    return "envelope"
+
+
+def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: Iterable[tuple[str, str]] = (),
+           batch: int = 5000, check_columns: bool = True) -> Report:
+    """`witness_notes`: (location, note text) of each witness copy. `check_columns=False` skips
+    comparing the query columns with each envelope (the tree and signatures are still checked)."""
+    report = Report()
+    checkpoints = []
+    last_size = -1
+    for cp_id, size, root, note in session.execute(select(
+            SignedCheckpoint.id, SignedCheckpoint.size, SignedCheckpoint.root, SignedCheckpoint.note)
+            .order_by(SignedCheckpoint.id)):
+        where = {"checkpoint": size, "checkpoint_id": cp_id}
+        try:
+            parsed = notes.verify_checkpoint(note, origin, public_key, origin)
+        except notes.NoteError as exc:
+            report.add("checkpoint_signature", f"checkpoint of size {size}: {exc}", **where)
+            continue
+        if parsed.size != size or parsed.root != root:
+            report.add("checkpoint_changed", f"checkpoint row of size {size} differs from its signed note", **where)
+        if parsed.size < last_size:
+            report.add("checkpoint_order", f"checkpoint of size {parsed.size} was issued after one of {last_size}",
+                       **where)
+        last_size = max(last_size, parsed.size)
+        checkpoints.append((f"checkpoint of size {parsed.size}", parsed, where))
+    report.checkpoints = len(checkpoints)
+    witnessed = []
+    for location, note in witness_notes:
+        report.witnesses += 1
+        try:
+            parsed = notes.verify_checkpoint(note, origin, public_key, origin)
+        except notes.NoteError as exc:
+            report.add("witness_signature", f"witness copy at {location}: {exc}", witness=location)
+            continue
+        witnessed.append((f"witness copy at {location} (size {parsed.size})", parsed,
+                          {"witness": location, "checkpoint": parsed.size}))
+
+    wanted: dict[int, list] = {}
+    for item in checkpoints + witnessed:
+        wanted.setdefault(item[1].size, []).append(item)
+    tree = merkle.CompactRange()
+    _check_roots(report, tree, wanted)  # size 0
+    expected = 0
+    # plain SQL (no per-column result processing), streamed (server side on PostgreSQL)
+    columns = ", ".join(["leaf_index", "event_id", "envelope", "leaf_hash", *(c for c, _p in _COLUMNS[:-1])])
+    sql = f"SELECT {columns} FROM audit_entries WHERE leaf_index IS NOT NULL ORDER BY leaf_index"
+    sizes = sorted(size for size in wanted if size > 0)
+    result = session.connection().execution_options(stream_results=True, max_row_buffer=batch).exec_driver_sql(sql)
+    while part := result.fetchmany(batch):
+        if part[0][0] != expected or part[-1][0] != expected + len(part) - 1:
+            for row in part:  # a gap: entry by entry, naming what is missing
+                expected = _one(report, tree, wanted, row, expected, check_columns)
+            continue
+        hashes = [sha(b"\x00" + b"%d\n" % row[0] + row[2].encode("utf-8")).digest() for row in part]
+        for h, row in zip(hashes, part):
+            if h != bytes(row[3] or b""):
+                report.add("changed", f"entry {row[0]} (event {row[1]}) does not hash to its leaf: changed, "
+                                      "moved or inserted", leaf_index=row[0], event_id=row[1])
+            elif check_columns:
+                _columns(report, row)
+        _extend(report, tree, wanted, sizes, hashes)
+        expected += len(part)
+    report.size = tree.size
+    for size, items in sorted(wanted.items()):
+        if size > tree.size:
+            for label, _cp, where in items:
+                kind = "rollback" if "witness" in where else "truncated"
+                report.add(kind, f"{label} covers {size} entries but the log holds {tree.size}: "
+                                 f"entries {tree.size}..{size - 1} are gone", leaf_index=tree.size, **where)
+    for entry_id, event_id in session.execute(select(AuditEntry.id, AuditEntry.event_id)
+                                              .where(AuditEntry.leaf_index.is_(None)).limit(50)):
+        report.add("inserted", f"entry row {entry_id} (event {event_id}) was never sequenced into the log",
+                   leaf_index=None, event_id=event_id)
+    state = session.get(LogState, 1)
+    if state is not None and state.size != tree.size:
+        report.add("truncated" if state.size > tree.size else "inserted",
+                   f"the log state says {state.size} entries, {tree.size} are stored", leaf_index=min(state.size, tree.size))
+    if checkpoints:
+        latest = checkpoints[-1][1]
+        report.latest_checkpoint = {"size": latest.size, "root": latest.root.hex()}
+    return report
+
+
+def _extend(report: Report, tree: merkle.CompactRange, wanted: dict, sizes: list[int], hashes: list[bytes]) -> None:
+    """Append the hashes, stopping at every checkpoint or witness size on the way."""
+    start, end = tree.size, tree.size + len(hashes)
+    at = bisect.bisect_right(sizes, start)
+    done = 0
+    while at < len(sizes) and sizes[at] <= end:
+        tree.extend(hashes[done:sizes[at] - start])
+        done = sizes[at] - start
+        _check_roots(report, tree, wanted)
+        at += 1
+    tree.extend(hashes[done:])
+
+
+def _columns(report: Report, row) -> None:
+    try:
+        e = orjson.loads(row[2])
+        same = (e["type"], e["tenant_id"], e["actor"]["id"], e["actor"]["role"], e["entity"]["type"],
+                e["entity"]["id"], e["reason"], e["occurred_at"], e["correlation_id"],
+                e["event_id"]) == (*row[4:], row[1])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        same = False
+    if not same:
+        report.add("changed", f"entry {row[0]} (event {row[1]}): column {_column_problem(row, row[2])} differs "
+                              "from the signed envelope", leaf_index=row[0], event_id=row[1])
+
+
+def _one(report: Report, tree: merkle.CompactRange, wanted: dict, row, expected: int, check_columns: bool) -> int:
+    index, event_id = row[0], row[1]
+    if index != expected:
+        if index > expected:
+            report.add("deleted", f"entries {expected}..{index - 1} are missing (deleted)",
+                       leaf_index=expected, event_id=None)
+        while tree.size < index:  # keep positions so later checkpoints name later entries
+            tree.append(b"\x00" * 32)
+            _check_roots(report, tree, wanted)
+    h = entry_leaf_hash(index, row[2])
+    if h != bytes(row[3] or b""):
+        report.add("changed", f"entry {index} (event {event_id}) does not hash to its leaf: changed, "
+                              "moved or inserted", leaf_index=index, event_id=event_id)
+    elif check_columns:
+        _columns(report, row)
+    tree.append(h)
+    _check_roots(report, tree, wanted)
+    return index + 1
+
+
+def _check_roots(report: Report, tree: merkle.CompactRange, wanted: dict) -> None:
+    items = wanted.get(tree.size)
+    if not items:
+        return
+    root = tree.root()
+    for label, cp, where in items:
+        if cp.root != root:
+            kind = "rollback" if "witness" in where else "checkpoint_mismatch"
+            report.add(kind, f"{label}: the stored entries 0..{tree.size - 1} no longer hash to its root "
+                             "(an entry before it was changed, inserted, deleted or reordered)", **where)
