@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from ..deps import ServicesDep
 from ..schemas import GradeIn
 from . import sources
-from .forms import flash_args, form_of, or_raise, status_of, validated
+from .forms import Refusal, flash_args, form_of, or_raise, status_of, validated
 from .render import lang_of, render, see_other
 from .i18n import translations
 from .messages import translate_error
@@ -71,6 +71,8 @@ async def teacher_record_grade(request: Request, services: ServicesDep):
                                     reason=body.reason)
     except Exception as exc:  # noqa: BLE001
         refusal = or_raise(exc)
+        if refusal.fields == ("value",):  # the API's own words for the one field a teacher types
+            refusal = Refusal("invalid_input", "grade must be a whole number from 1 to 10", ("value",))
         if scripted:
             text = translate_error(translations(lang_of(request)).gettext, refusal.code, refusal.message)
             return JSONResponse({"error": refusal.code, "message": text}, status_code=status_of(refusal))

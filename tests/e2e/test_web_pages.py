@@ -115,7 +115,7 @@ def test_teacher_enters_grades_with_the_keyboard_alone(platform, browser, school
     page.keyboard.press("Enter")
     status = row.locator(".status.error")
     status.wait_for()
-    assert "verificați câmpurile marcate" in status.inner_text()
+    assert "nota trebuie să fie un număr întreg de la 1 la 10" in status.inner_text()
     assert _grade_values(platform, t["token"], school["subject"]["id"]) == [8, 9]
     check_main_page(page, "teacher-grid")
 
