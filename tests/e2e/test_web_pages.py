@@ -361,3 +361,18 @@ def test_forgotten_password_reset_and_invitation_pages(platform, browser):
     page.goto(platform.url + "/web/invitation")
     assert page.locator("#f-token").is_visible()
     check_main_page(page, "sign-in-invitation")
+
+
+def test_pages_take_the_cookie_only_and_the_api_the_bearer_only(platform, browser, school):
+    u = platform.demo["users"]["student"]
+    page = new_page(browser)
+    sign_in(page, platform.url, u["email"], u["password"])
+    cookie = "; ".join(f"{k}={v}" for k, v in _browser_cookies(page).items())
+    token = _api(platform, "POST", "/v1/auth/login", json={"email": u["email"], "password": u["password"]})
+    with httpx.Client(base_url=platform.url, verify=str(platform.ca_file)) as c:
+        r = c.get("/v1/me/grades", headers={"Cookie": cookie})
+        assert r.status_code == 401 and r.json()["message"] == "missing bearer access token"
+        r = c.get("/web/student/grades", headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/web/sign-in")
+        r = c.get("/web/student/grades", headers={"Cookie": cookie})
+        assert r.status_code == 200 and "Notele mele" in r.text
