@@ -41,7 +41,7 @@ async def _grid(request: Request, services: ServicesDep, class_id: str, subject_
     if extra_pupil and extra_pupil not in by_pupil:
         by_pupil[extra_pupil] = []
     names = await sources.pupil_names(services, _tenant(request), list(by_pupil))
-    rows = sorted(({"id": pid, "name": names.get(pid) or "", "grades": sorted(gs, key=lambda g: g["awarded_on"])}
+    rows = sorted(({"id": pid, "name": names.get(pid) or "", "grades": sorted(reversed(gs), key=lambda g: g["awarded_on"])}
                    for pid, gs in by_pupil.items()), key=lambda r: (r["name"] == "", r["name"], r["id"]))
     return render(request, "teacher_grid.html", status_code=status_code, rows=rows, class_id=class_id,
                   subject_id=subject_id, subject_name=subject_name, today=date.today().isoformat(),
@@ -106,7 +106,7 @@ def _by_subject(items: list[dict]) -> list[dict]:
     groups: dict[str, list[dict]] = defaultdict(list)
     for g in items:
         groups[g.get("subject_name") or ""].append(g)
-    return [{"subject": name, "grades": sorted(gs, key=lambda g: g["awarded_on"])}
+    return [{"subject": name, "grades": sorted(reversed(gs), key=lambda g: g["awarded_on"])}
             for name, gs in sorted(groups.items())]
 
 
