@@ -40,6 +40,19 @@ def pick_language(cookie: str | None, accept_language: str | None = None) -> str
 
 
 def date_text(value, lang: str, style: str = "short") -> str:
+    """Dates as text in the page's language; ISO date strings are cached (a page repeats few
+    dates many times, and Babel takes a quarter of a millisecond for each)."""
+    if isinstance(value, str):
+        return _iso_date_text(value, lang, style)
+    return _date_text(value, lang, style)
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso_date_text(value: str, lang: str, style: str) -> str:
+    return _date_text(value, lang, style)
+
+
+def _date_text(value, lang: str, style: str) -> str:
     """`12.03.2027` in Romanian (Babel's CLDR data; `long`: `12 martie 2027`), `3/12/27` in English."""
     if value in (None, ""):
         return ""

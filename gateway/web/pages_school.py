@@ -8,13 +8,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from markupsafe import Markup, escape
 
 from ..deps import ServicesDep
 from ..schemas import GradeIn
 from . import sources
 from .forms import Refusal, flash_args, form_of, or_raise, status_of, validated
 from .render import lang_of, render, see_other
-from .i18n import translations
+from .i18n import date_text, translations
 from .messages import translate_error
 
 router = APIRouter(prefix="/web", include_in_schema=False)
@@ -41,8 +42,15 @@ async def _grid(request: Request, services: ServicesDep, class_id: str, subject_
     if extra_pupil and extra_pupil not in by_pupil:
         by_pupil[extra_pupil] = []
     names = await sources.pupil_names(services, _tenant(request), list(by_pupil))
-    rows = sorted(({"id": pid, "name": names.get(pid) or "", "grades": sorted(reversed(gs), key=lambda g: g["awarded_on"])}
+    lang = lang_of(request)
+    gettext = translations(lang).gettext
+    rows = sorted(({"id": pid, "name": names.get(pid) or "", "grades": _dated(gs, lang)}
                    for pid, gs in by_pupil.items()), key=lambda r: (r["name"] == "", r["name"], r["id"]))
+    # the row texts are made here, not by the template: a template call costs more than the work
+    for i, r in enumerate(rows, 1):
+        r["name"] = r["name"] or gettext("Pupil %(n)s") % {"n": i}
+        r["label"] = gettext("New grade for %(name)s") % {"name": r["name"]}
+        r["marks"] = _marks(r["grades"])
     return render(request, "teacher_grid.html", status_code=status_code, rows=rows, class_id=class_id,
                   subject_id=subject_id, subject_name=subject_name, today=date.today().isoformat(),
                   focus=focus, total=page.get("total", 0), **flash)
@@ -55,20 +63,18 @@ async def teacher_grid(class_id: UUID, subject_id: UUID, request: Request, servi
                        extra_pupil=str(pupil) if pupil else None)
 
 
-@router.post("/teacher/grades", summary="Record a grade (form, or the page's script)")
+@router.post("/teacher/grades", summary="Record grades: one (the page's script) or every box typed (the form)")
 async def teacher_record_grade(request: Request, services: ServicesDep):
     form = await form_of(request)
     scripted = request.headers.get("x-requested-with") == "fetch"
+    entries = ([(form.get("student_id", ""), form.get("value", ""))] if "student_id" in form else
+               [(k[2:], v) for k, v in form.items() if k.startswith("v-") and v])
+    saved: list[dict] = []
     try:
-        body = validated(GradeIn, {"class_id": form.get("class_id"), "subject_id": form.get("subject_id"),
-                                   "student_id": form.get("student_id"),
-                                   "value": int(form["value"]) if form.get("value", "").isdigit() else form.get("value"),
-                                   "awarded_on": form.get("awarded_on") or None,
-                                   "reason": form.get("reason") or None})
-        grade = await services.call("grades", "record_grade", class_id=str(body.class_id),
-                                    subject_id=str(body.subject_id), student_id=str(body.student_id),
-                                    value=body.value, awarded_on=body.awarded_on.isoformat() if body.awarded_on else None,
-                                    reason=body.reason)
+        if not entries:
+            raise Refusal("invalid_input", "check the highlighted fields", ("value",))
+        for student_id, value in entries:
+            saved.append(await _record(services, form, student_id, value))
     except Exception as exc:  # noqa: BLE001
         refusal = or_raise(exc)
         if refusal.fields == ("value",):  # the API's own words for the one field a teacher types
@@ -80,18 +86,43 @@ async def teacher_record_grade(request: Request, services: ServicesDep):
             return render(request, "error.html", status_code=status_of(refusal), code=refusal.code,
                           message=refusal.message)
         return await _grid(request, services, form["class_id"], form["subject_id"], status_code=status_of(refusal),
-                           focus=form.get("student_id"), **flash_args(refusal))
+                           focus=entries[len(saved)][0] if entries else None, **flash_args(refusal))
     if scripted:
+        grade = saved[0]
         return JSONResponse({"id": grade["id"], "value": grade["value"], "awarded_on": grade["awarded_on"],
                              "date": render_date(request, grade["awarded_on"])}, status_code=201)
-    nxt = form.get("next_pupil") or ""
-    return see_other(f"/web/teacher/classes/{body.class_id}/subjects/{body.subject_id}?saved=1"
-                     + (f"&focus={nxt}" if _uuid(nxt) else ""))
+    grade = saved[-1]
+    return see_other(f"/web/teacher/classes/{grade['class_id']}/subjects/{grade['subject_id']}?saved=1")
+
+
+async def _record(services: ServicesDep, form: dict, student_id: str, value: str) -> dict:
+    body = validated(GradeIn, {"class_id": form.get("class_id"), "subject_id": form.get("subject_id"),
+                               "student_id": student_id, "value": int(value) if value.isdigit() else value,
+                               "awarded_on": form.get("awarded_on") or None, "reason": form.get("reason") or None})
+    return await services.call("grades", "record_grade", class_id=str(body.class_id), subject_id=str(body.subject_id),
+                               student_id=str(body.student_id), value=body.value,
+                               awarded_on=body.awarded_on.isoformat() if body.awarded_on else None, reason=body.reason)
 
 
 def render_date(request: Request, value: str) -> str:
-    from .i18n import date_text
     return date_text(value, lang_of(request))
+
+
+def _marks(grades: list[dict]) -> Markup:
+    """A pupil's grades as the page shows them, built in one go (values are numbers, dates ours)."""
+    if not grades:
+        return Markup('<span class="muted none">—</span>')
+    return Markup("".join(f'<span class="mark">{int(g["value"])}<small>{escape(g["date"])}</small></span>'
+                          for g in grades))
+
+
+def _dated(grades: list[dict], lang: str) -> list[dict]:
+    """Oldest first (the API answers newest first; the same day keeps the order given), each
+    with its date as the page shows it."""
+    out = sorted(reversed(grades), key=lambda g: g["awarded_on"])
+    for g in out:
+        g["date"] = date_text(g["awarded_on"], lang)
+    return out
 
 
 def _uuid(value: str) -> bool:
