@@ -56,6 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--client-procs", type=int, default=1)
     p.add_argument("--pupils", type=int, default=30)
     p.add_argument("--grades", type=int, default=5, help="grades per pupil")
+    p.add_argument("--retries", type=int, default=2, help="times a window disturbed by other users is measured again")
     add_platform_options(p)
     return p.parse_args(argv)
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace, scratch: Scratch) -> int:
 
     def window(kind: str, seconds: float, label: str) -> LoadResult:
         return run_load(scratch, requests[kind], connections=args.connections, processes=args.client_procs,
-                        duration=seconds, meter=meter, label=label)
+                        duration=seconds, meter=meter, label=label, retries=args.retries)
 
     print(f"[bench] {rows} pupils × {args.grades} grades; warm-up, then {args.rounds} rounds of {args.seconds:g} s "
           f"per view, {args.connections} connections", flush=True)
