@@ -13,34 +13,48 @@ from collections import OrderedDict
 
 from ..deps import Services
 
-_NAME_TTL = 60.0
+_NAME_TTL = 600.0
 _names: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+_asking: dict[tuple[str, str], asyncio.Future] = {}
 
 
 async def pupil_names(services: Services, tenant_id: str, person_ids) -> dict[str, str]:
-    """"Last First" per registry person, asked once a minute at most (read by staff of the same
-    tenant, who may read every person of it: the registry says so, with the caller's token)."""
-    now, found, missing = time.monotonic(), {}, []
+    """"Last First" per registry person, asked at most once per 10 minutes and once at a time
+    (twenty teachers opening the class together ask the registry once per pupil, not twenty
+    times). Read by staff of the same tenant, who may read every person of it: the registry
+    says so, with the caller's token; a name the caller may not read is left out."""
+    now, found, waits = time.monotonic(), {}, []
     for pid in dict.fromkeys(person_ids):
-        hit = _names.get((tenant_id, pid))
+        key = (tenant_id, pid)
+        hit = _names.get(key)
         if hit and now - hit[0] < _NAME_TTL:
             found[pid] = hit[1]
+        elif key in _asking:
+            waits.append((pid, _asking[key]))
         else:
-            missing.append(pid)
+            future = _asking[key] = asyncio.get_running_loop().create_future()
+            waits.append((pid, future))
+            asyncio.ensure_future(_ask(services, key, future))
+    for pid, future in waits:
+        name = await asyncio.shield(future)
+        if name is not None:
+            found[pid] = name
+    return found
 
-    async def one(pid: str) -> None:
-        try:
-            p = await services.call("registry", "get_person", person_id=pid)
-        except Exception:  # noqa: BLE001 - a name we may not read is shown as its code
-            return
+
+async def _ask(services: Services, key: tuple[str, str], future: asyncio.Future) -> None:
+    name = None
+    try:
+        p = await services.call("registry", "get_person", person_id=key[1])
         name = f"{p.get('last_name', '')} {p.get('first_name', '')}".strip()
-        found[pid] = name
-        _names[(tenant_id, pid)] = (now, name)
+        _names[key] = (time.monotonic(), name)
         while len(_names) > 20_000:
             _names.popitem(last=False)
-
-    await asyncio.gather(*(one(pid) for pid in missing))
-    return found
+    except Exception:  # noqa: BLE001 - a name we may not read (or could not read now) stays out
+        pass
+    finally:
+        _asking.pop(key, None)
+        future.set_result(name)
 
 
 async def grades(services: Services, **filters) -> dict:
