@@ -22,6 +22,7 @@ BENCHMARKS = (
     "class_catalog",
     "documents",
     "audit_log",
+    "web_catalog",
 )
 
 

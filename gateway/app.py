@@ -9,7 +9,7 @@ from services.kernel.identity import load_verifier
 from services.kernel.logging import get_logger
 from services.kernel.settings import PlatformSettings, get_settings
 
-from . import errors
+from . import errors, web
 from .deps import enforce_policy
 from .middleware import GatewayMiddleware
 from .routes import (accounts, audit, auth, backup, catalog, catalog_records, catalog_views, documents, me, ops,
@@ -18,6 +18,7 @@ from .ratelimit import TokenBuckets
 from .revocations import RevocationList, RevocationListener
 from .rpc import BrokerUnavailable, RpcClient
 from .settings import GatewaySettings
+from .web.session import load_keys
 
 log = get_logger("gateway")
 
@@ -30,6 +31,8 @@ def create_app(platform: PlatformSettings | None = None, gateway: GatewaySetting
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.verifier = load_verifier(platform.public_key_path())
+        web.start(app, load_keys(gateway.session_key_file or platform.keys_dir() / "web_session.key",
+                                 gateway.session_key))
         app.state.rpc = rpc_client or RpcClient(platform.amqp_uri, default_timeout=platform.rpc_timeout_seconds)
         # a revoked session is remembered until any access token of it has expired
         app.state.revoked = RevocationList(remember_seconds=platform.access_token_minutes * 60 + 60)
@@ -58,6 +61,7 @@ def create_app(platform: PlatformSettings | None = None, gateway: GatewaySetting
     for module in (ops, me, catalog, catalog_records, catalog_views, auth, accounts, registry, audit, documents,
                    backup, rights):
         app.include_router(module.router)
+    web.install(app)  # the pages, after the API
     app.add_middleware(GatewayMiddleware, hsts_seconds=gateway.hsts_seconds,
                        max_body_bytes=gateway.max_body_bytes)
     return app

@@ -8,7 +8,7 @@ from fastapi import Depends, Request, Response
 
 from services.kernel.errors import RateLimited
 
-from .policy import authorize
+from .policy import authorize, rule_for
 from .rpc import RpcClient
 
 
@@ -35,7 +35,13 @@ class Services:
 async def enforce_policy(request: Request) -> None:
     """App-wide dependency: runs for every API route before its handler."""
     state = request.app.state
-    principal = authorize(request, state.verifier, state.revoked)
+    rule = rule_for(request)
+    session_token = None
+    if rule is not None and rule.web:
+        # a page: CSRF check on POST, the session cookie opened (and refreshed when due)
+        from .web.context import open_session
+        session_token = await open_session(request)
+    principal = authorize(request, state.verifier, state.revoked, rule, session_token)
     if principal is not None and principal.is_integrator and not state.client_limits.allow(principal.user_id):
         raise RateLimited("this API client is sending too many requests; slow down")
 

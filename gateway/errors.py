@@ -1,9 +1,14 @@
-"""Every error leaves the gateway as `{"error": CODE, "message": ...}`; never a traceback."""
+"""Every error leaves the gateway as `{"error": CODE, "message": ...}`; never a traceback.
+
+The same table serves the web pages: under `/web/` an error becomes a page in the user's
+language (the renderer `install` is given, see `gateway/web/errors.py`), not JSON."""
 from __future__ import annotations
+
+from typing import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kernel.errors import ERROR_TABLE, AppError, decode_details
@@ -21,9 +26,21 @@ def error_response(status: int, code: str, message: str, *, retry_after: int | N
                    **extra) -> JSONResponse:
     body = {"error": code, "message": message, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-    if status == 429:
+    if status == 429 or (status == 503 and retry_after):
         headers["Retry-After"] = str(retry_after or 1)
     return JSONResponse(body, status_code=status, headers=headers or None)
+
+
+PageRenderer = Callable[[Request, int, str, str], Awaitable[Response]]
+WEB_PREFIX = "/web/"
+
+
+async def _answer(request: Request, status: int, code: str, message: str, *, retry_after: int | None = None,
+                  **extra) -> Response:
+    page = getattr(request.app.state, "error_page", None)
+    if page is not None and request.url.path.startswith(WEB_PREFIX):
+        return await page(request, status, code, message)
+    return error_response(status, code, message, retry_after=retry_after, **extra)
 
 
 def _retry_after(args) -> int | None:
@@ -38,10 +55,10 @@ def _describe(err: dict) -> str:
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(400, "malformed_json", "request body is not valid JSON")
+        return await _answer(request, 400, "malformed_json", "request body is not valid JSON")
     details = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
                for e in errors]
-    return error_response(422, "invalid_input", "; ".join(_describe(e) for e in errors[:5]), details=details)
+    return await _answer(request, 422, "invalid_input", "; ".join(_describe(e) for e in errors[:5]), details=details)
 
 
 def _details(args) -> dict:
@@ -50,23 +67,23 @@ def _details(args) -> dict:
 
 
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message, retry_after=_retry_after(exc.args),
-                          **_details(exc.args))
+    return await _answer(request, exc.status, exc.code, exc.message, retry_after=_retry_after(exc.args),
+                         **_details(exc.args))
 
 
 async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
     mapped = ERROR_TABLE.get(exc.exc_type)
     if mapped is None:
         log.error("rpc.remote_failure", error_type=exc.exc_type)
-        return error_response(500, "internal", "internal error; quote the request id to support")
+        return await _answer(request, 500, "internal", "internal error; quote the request id to support")
     status, code = mapped
-    return error_response(status, code, str(exc), retry_after=_retry_after(exc.exc_args),
-                          **_details(exc.exc_args))
+    return await _answer(request, status, code, str(exc), retry_after=_retry_after(exc.exc_args),
+                         **_details(exc.exc_args))
 
 
 async def _out_of_range(request: Request, exc: ArgumentOutOfRange) -> JSONResponse:
-    return error_response(422, "invalid_input", f"{exc}: whole numbers must lie between "
-                                                f"-{_LARGEST_SAFE_INTEGER} and {_LARGEST_SAFE_INTEGER}")
+    return await _answer(request, 422, "invalid_input", f"{exc}: whole numbers must lie between "
+                                                        f"-{_LARGEST_SAFE_INTEGER} and {_LARGEST_SAFE_INTEGER}")
 
 
 _LARGEST_SAFE_INTEGER = 2 ** 53 - 1
@@ -79,22 +96,23 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         RpcTimeout: "a service did not answer in time; try again shortly",
         UnknownService: "a service is not running; try again shortly",
     }[type(exc)]
-    return JSONResponse({"error": "service_unavailable", "message": message}, status_code=503,
-                        headers={"Retry-After": "5"})
+    return await _answer(request, 503, "service_unavailable", message, retry_after=5)
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return error_response(exc.status_code, code, message)
+    return await _answer(request, exc.status_code, code, message)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("request.failed", error_type=type(exc).__name__, exc_info=exc)
-    return error_response(500, "internal", "internal error; quote the request id to support")
+    return await _answer(request, 500, "internal", "internal error; quote the request id to support")
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, page: PageRenderer | None = None) -> None:
+    """`page(request, status, code, message)` renders the errors of web routes (`/web/...`)."""
+    app.state.error_page = page
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RemoteError, _remote)

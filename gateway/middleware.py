@@ -41,6 +41,21 @@ _DOCS_CSP = (b"content-security-policy",
              b"frame-ancestors 'none'")
 
 
+# The web pages (gateway/web/): their own script and styles only, no inline script or style,
+# forms post back to the gateway only; the QR code of TOTP enrolment is a data: image.
+_WEB_CSP = (b"content-security-policy",
+            b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def _csp_for(path: str) -> tuple[bytes, bytes]:
+    if path == "/docs":
+        return _DOCS_CSP
+    if path == "/web" or path.startswith("/web/"):
+        return _WEB_CSP
+    return _API_CSP
+
+
 class GatewayMiddleware:
     def __init__(self, app, *, hsts_seconds: int, max_body_bytes: int):
         self.app = app
@@ -58,13 +73,15 @@ class GatewayMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=request_id)
         status_holder = {"status": 500}
-        extra = self.headers + [(b"x-request-id", request_id.encode()),
-                                _DOCS_CSP if scope["path"] == "/docs" else _API_CSP]
+        extra = self.headers + [(b"x-request-id", request_id.encode()), _csp_for(scope["path"])]
+        state = scope["state"]
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                message["headers"] = list(message.get("headers", [])) + extra
+                # cookies a web page scheduled (a refreshed session), whatever answers the request
+                cookies = [(b"set-cookie", c.encode("latin-1")) for c in state.get("set_cookies", ())]
+                message["headers"] = list(message.get("headers", [])) + extra + cookies
             await send(message)
 
         length = headers.get(b"content-length")

@@ -6,7 +6,7 @@ the verified token, never from the request. Services check again on their side.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from fastapi import Request
@@ -24,6 +24,9 @@ class Rule:
     partial_ok: bool = False
     # Integrator (API client) tokens pass only where a rule names a scope they hold.
     scope: str | None = None
+    # A web page (gateway/web/): the token comes from the sealed session cookie, never from
+    # an Authorization header; API routes stay bearer-only. POSTs also need the CSRF token.
+    web: bool = False
 
 
 PUBLIC = Rule(public=True)
@@ -38,6 +41,14 @@ ANY_USER = Rule(roles=HUMANS)
 SIGNING_IN = Rule(roles=HUMANS, partial_ok=True)
 MANAGERS = allow(Role.SCHOOL_ADMIN, Role.DIRECTOR)
 ADMINS = allow(Role.OPERATOR, Role.SCHOOL_ADMIN)
+
+
+def web(rule: Rule) -> Rule:
+    """The same rule for a web page: its token is the session cookie's."""
+    return replace(rule, web=True)
+
+
+WEB_PUBLIC = Rule(public=True, web=True)
 
 POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,
@@ -171,6 +182,61 @@ POLICY: dict[tuple[str, str], Rule] = {
     # --- data-subject rights ---
     # --- end of data-subject rights ---
     # --- web pages (gateway/web/) ---
+    # web=True: the token comes from the session cookie (never a bearer header), POSTs need the
+    # CSRF token; the same roles and second-factor rules as the API routes the page calls.
+    ("GET", "/web/"): WEB_PUBLIC,
+    ("GET", "/web/lang/{lang}"): WEB_PUBLIC,
+    ("GET", "/web/sign-in"): WEB_PUBLIC,
+    ("POST", "/web/sign-in"): WEB_PUBLIC,
+    ("GET", "/web/password/forgot"): WEB_PUBLIC,
+    ("POST", "/web/password/forgot"): WEB_PUBLIC,
+    ("GET", "/web/password/reset"): WEB_PUBLIC,
+    ("POST", "/web/password/reset"): WEB_PUBLIC,
+    ("GET", "/web/invitation"): WEB_PUBLIC,
+    ("POST", "/web/invitation"): WEB_PUBLIC,
+    ("GET", "/web/email/confirm"): WEB_PUBLIC,
+    ("POST", "/web/email/confirm"): WEB_PUBLIC,
+    ("GET", "/web/sign-in/code"): web(SIGNING_IN),
+    ("POST", "/web/sign-in/code"): web(SIGNING_IN),
+    ("POST", "/web/sign-in/sms"): web(SIGNING_IN),
+    ("GET", "/web/enrol"): web(SIGNING_IN),
+    ("POST", "/web/enrol/totp"): web(SIGNING_IN),
+    ("POST", "/web/enrol/totp/confirm"): web(SIGNING_IN),
+    ("POST", "/web/enrol/sms"): web(SIGNING_IN),
+    ("POST", "/web/enrol/sms/confirm"): web(SIGNING_IN),
+    ("POST", "/web/sign-out"): web(SIGNING_IN),
+    ("GET", "/web/home"): web(ANY_USER),
+    ("GET", "/web/profile"): web(ANY_USER),
+    ("POST", "/web/profile/password"): web(ANY_USER),
+    ("POST", "/web/profile/email"): web(ANY_USER),
+    ("POST", "/web/profile/totp/disable"): web(ANY_USER),
+    ("POST", "/web/profile/recovery-codes"): web(ANY_USER),
+    ("POST", "/web/profile/sign-out-everywhere"): web(ANY_USER),
+    ("GET", "/web/teacher/classes"): web(allow(Role.TEACHER)),
+    ("GET", "/web/teacher/classes/{class_id}/subjects/{subject_id}"): web(allow(Role.TEACHER)),
+    ("POST", "/web/teacher/grades"): web(allow(Role.TEACHER)),
+    ("GET", "/web/student/grades"): web(allow(Role.STUDENT)),
+    ("GET", "/web/parent/grades"): web(allow(Role.PARENT)),
+    ("GET", "/web/director/overview"): web(allow(Role.DIRECTOR)),
+    ("GET", "/web/statistics"): web(allow(Role.DIRECTOR, Role.STATISTICS_VIEWER)),
+    ("GET", "/web/admin/users"): web(allow(Role.OPERATOR, Role.SCHOOL_ADMIN, Role.DIRECTOR)),
+    ("POST", "/web/admin/users"): web(allow(Role.OPERATOR, Role.SCHOOL_ADMIN)),
+    ("POST", "/web/admin/users/{user_id}/unlock"): web(ADMINS),
+    ("GET", "/web/admin/invitations"): web(ADMINS),
+    ("POST", "/web/admin/invitations"): web(ADMINS),
+    ("GET", "/web/admin/school"): web(allow(Role.SCHOOL_ADMIN)),
+    ("POST", "/web/admin/classes"): web(MANAGERS),
+    ("POST", "/web/admin/subjects"): web(MANAGERS),
+    ("POST", "/web/admin/pupils"): web(allow(Role.SCHOOL_ADMIN)),
+    ("POST", "/web/admin/assignments"): web(MANAGERS),
+    ("POST", "/web/admin/homeroom"): web(MANAGERS),
+    ("POST", "/web/admin/parents"): web(allow(Role.SCHOOL_ADMIN)),
+    ("GET", "/web/admin/clients"): web(ADMINS),
+    ("POST", "/web/admin/clients"): web(ADMINS),
+    ("POST", "/web/admin/clients/{client_id}/revoke"): web(ADMINS),
+    ("GET", "/web/operator/tenants"): web(allow(Role.OPERATOR)),
+    ("POST", "/web/operator/tenants"): web(allow(Role.OPERATOR)),
+    ("GET", "/web/audit"): web(allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN)),
     # --- end of web pages ---
 }
 
@@ -189,13 +255,20 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def authorize(request: Request, verifier: TokenVerifier, revoked: Callable[[str], bool]) -> Principal | None:
-    rule = rule_for(request)
+def authorize(request: Request, verifier: TokenVerifier, revoked: Callable[[str], bool],
+              rule: Rule | None = None, session_token: str | None = None) -> Principal | None:
+    """`session_token`: for a web rule, the access token the session cookie carried (or None)."""
+    rule = rule or rule_for(request)
     if rule is None:
         raise Forbidden("no access rule is defined for this route")
     if rule.public:
         return None
-    token = bearer_token(request)
+    if rule.web:
+        if not session_token:
+            raise NotAuthenticated("sign in first")
+        token = session_token
+    else:
+        token = bearer_token(request)
     principal = verifier.verify(token)
     if revoked(principal.session_id):
         raise NotAuthenticated("this session has ended; sign in again")

@@ -19,3 +19,7 @@ class GatewaySettings(BaseSettings):
     max_body_bytes: int = 1_048_576
     client_rate_per_second: float = 20.0
     client_burst: int = 40
+    # the web pages' session cookies are sealed with this key (urlsafe base64, 32 bytes), else
+    # with a key file made once beside the token keys (every replica must share it)
+    session_key: str | None = None
+    session_key_file: Path | None = None

@@ -47,6 +47,7 @@ recovery code and is signed in again afterwards.
 from __future__ import annotations
 
 import base64
+import html
 import itertools
 import json
 import random
@@ -286,14 +287,28 @@ def describe(expected) -> str:
     return " ".join(str(p) for p in (status, code, repr(phrase) if phrase else None) if p)
 
 
+_PAGE_ERROR = re.compile(r'data-error="([a-z_]+)"[^>]*>([^<]*)<')
+
+
+def answer_body(response: httpx.Response) -> dict:
+    """The `{"error", "message"}` of an answer: the JSON body; for a web page (asked for in
+    English) the error it shows (`data-error` and its text); for a redirect, where it leads."""
+    if 300 <= response.status_code < 400:
+        return {"error": "redirect", "message": response.headers.get("location", "")}
+    if response.headers.get("content-type", "").startswith("text/html"):
+        found = _PAGE_ERROR.search(response.text)
+        return {"error": found.group(1), "message": html.unescape(found.group(2))} if found else {}
+    try:
+        return response.json()
+    except ValueError:
+        return {}
+
+
 def mismatch(response: httpx.Response, expected) -> str | None:
     status, code, phrase = _normalised(expected)
     problem = response.status_code != status
     if not problem and (code or phrase):
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+        body = answer_body(response)
         problem = (code and body.get("error") != code) or (phrase and phrase not in str(body.get("message")))
     if problem:
         return f"expected {describe(expected)}, got {response.status_code} {response.text[:300]}"
@@ -354,6 +369,8 @@ class Call:
     data: dict | None = None
     params: dict | None = None
     after: Callable[[httpx.Response], None] | None = None
+    # web pages (tests/e2e/authz_areas/web.py): the session travels in cookies, not a header
+    cookies: dict | None = None
 
 
 _ROLE_OF = {ADM: "school_admin", DIR: "director", TCH: "teacher", TCH2: "teacher", ADMT: "teacher",
@@ -372,8 +389,11 @@ class World:
         self._partial: tuple[float, str] | None = None
 
     # plumbing
-    def call(self, method: str, url: str, token: str | None = None, **kw) -> httpx.Response:
+    def call(self, method: str, url: str, token: str | None = None, cookies: dict | None = None,
+             **kw) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         return self.http.request(method, url, headers=headers, **kw)
 
     def ok(self, method: str, url: str, token: str | None = None, **kw) -> dict:

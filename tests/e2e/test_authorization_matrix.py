@@ -32,7 +32,8 @@ def world(platform):
 @pytest.mark.parametrize("cell", CELLS, ids=[c.id for c in CELLS])
 def test_cell(world, cell):
     call = BUILDERS[cell.route](world, cell.caller, cell.variant)
-    r = world.call(call.method, call.url, call.token, json=call.json, data=call.data, params=call.params)
+    r = world.call(call.method, call.url, call.token, cookies=call.cookies, json=call.json, data=call.data,
+                   params=call.params)
     if call.after:
         call.after(r)
     audit_completeness.observe(cell, r)

@@ -1,0 +1,210 @@
+"""Matrix rows of the web pages (gateway/web/): every page route × every caller.
+
+A web call carries the caller's token sealed into the `__Host-session` cookie (sealed here
+with the gateway's key, as the sign-in page would), a valid CSRF cookie and form token (CSRF
+refusal has its own browser test), and asks for English pages, so an answer is pinned like an
+API answer: the page shows the error's code (`data-error`) and the message in English, which is
+the service's or the gateway's own message. Redirects are pinned by where they lead: no or an
+ended session → sign-in, a second factor owed → its step.
+
+POST cells send an empty form where the page's own check (422) proves the route was reached
+past the policy; cells that end sessions use throwaway accounts, as the core rows do.
+"""
+from __future__ import annotations
+
+import re
+
+from gateway.web.session import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, SessionKeys, WebSession
+from tests.e2e.authz import (ADM, ADMINS_NEVER_GRADE, ADMT, ANON, CLERK, DIR, FORGED, HUMANS, INT, MATRIX,
+                             NO_PHONE, NOT_TEACHING, NOTHING_PENDING, OK, OP, PAR, PARTIAL, PREPARE,
+                             PROVE_FACTOR_FIRST, REVOKED, ROLE_DENIED, SCOPE_DENIED, STAT, STU, STU2, TCH, TCH2,
+                             Call, Row, World, _own_session, new_email, route, unique)
+
+TO_SIGN_IN = (303, "redirect", "/web/sign-in")
+TO_CODE = (303, "redirect", "/web/sign-in/code")
+FORM_CHECK = (422, "invalid_input", "check the highlighted fields")
+ENROL_FIRST = (422, "invalid_input", "enrol a second factor first")
+BAD_LINK = (422, "invalid_input", "this link is invalid or has expired")
+WRONG_PASSWORD = (401, "not_authenticated", "invalid email or password")
+SAVED = 303
+
+
+def _signed_out(partial=TO_CODE) -> dict:
+    return {ANON: TO_SIGN_IN, FORGED: TO_SIGN_IN, REVOKED: TO_SIGN_IN, PARTIAL: partial}
+
+
+def page_only(allowed: dict, partial=TO_CODE) -> dict:
+    return {**{c: ROLE_DENIED for c in HUMANS}, INT: SCOPE_DENIED, **allowed, **_signed_out(partial)}
+
+
+def page_every_person(answer, partial=TO_CODE) -> dict:
+    return {**{c: answer for c in HUMANS}, INT: SCOPE_DENIED, **_signed_out(partial)}
+
+
+PUBLIC_PAGE = {ANON: OK}
+HOME_REDIRECT = (303, "redirect", "/web/")  # a single role's home is its own page
+MANAGE = {ADM: FORM_CHECK, DIR: FORM_CHECK, ADMT: FORM_CHECK}
+ADMINS_FORM = {OP: FORM_CHECK, ADM: FORM_CHECK, ADMT: FORM_CHECK}
+
+MATRIX.update({
+    # --- without a session ---------------------------------------------------------------------
+    ("GET", "/web/"): Row({ANON: (303, "redirect", "/web/sign-in")}),
+    ("GET", "/web/lang/{lang}"): Row({ANON: (303, "redirect", "/web/")}),
+    ("GET", "/web/sign-in"): Row(PUBLIC_PAGE),
+    ("POST", "/web/sign-in"): Row({ANON: WRONG_PASSWORD}),
+    ("GET", "/web/password/forgot"): Row(PUBLIC_PAGE),
+    ("POST", "/web/password/forgot"): Row({ANON: OK}),
+    ("GET", "/web/password/reset"): Row(PUBLIC_PAGE),
+    ("POST", "/web/password/reset"): Row({ANON: BAD_LINK}),
+    ("GET", "/web/invitation"): Row(PUBLIC_PAGE),
+    ("POST", "/web/invitation"): Row({ANON: BAD_LINK}),
+    ("GET", "/web/email/confirm"): Row(PUBLIC_PAGE),
+    ("POST", "/web/email/confirm"): Row({ANON: BAD_LINK}),
+    # --- the sign-in steps: reachable with a session still owing its second factor -------------
+    ("GET", "/web/sign-in/code"): Row(page_every_person(OK, partial=OK)),
+    ("POST", "/web/sign-in/code"): Row(page_every_person(FORM_CHECK, partial=FORM_CHECK)),
+    ("POST", "/web/sign-in/sms"): Row(page_every_person(NOTHING_PENDING, partial=NO_PHONE)),
+    ("GET", "/web/enrol"): Row(page_every_person(OK, partial=OK)),
+    ("POST", "/web/enrol/totp"): Row(page_every_person(OK, partial=PROVE_FACTOR_FIRST)),
+    ("POST", "/web/enrol/totp/confirm"): Row(page_every_person(FORM_CHECK, partial=FORM_CHECK)),
+    ("POST", "/web/enrol/sms"): Row(page_every_person(FORM_CHECK, partial=FORM_CHECK)),
+    ("POST", "/web/enrol/sms/confirm"): Row(page_every_person(FORM_CHECK, partial=FORM_CHECK)),
+    ("POST", "/web/sign-out"): Row(page_every_person(TO_SIGN_IN, partial=TO_SIGN_IN)),
+    # --- every signed-in person ----------------------------------------------------------------
+    ("GET", "/web/home"): Row({**page_every_person(HOME_REDIRECT), ADM: OK, ADMT: OK, CLERK: OK}),
+    ("GET", "/web/profile"): Row(page_every_person(OK)),
+    ("POST", "/web/profile/password"): Row(page_every_person(FORM_CHECK)),
+    ("POST", "/web/profile/email"): Row(page_every_person(FORM_CHECK)),
+    ("POST", "/web/profile/totp/disable"): Row(page_every_person(FORM_CHECK)),
+    ("POST", "/web/profile/recovery-codes"): Row({
+        **page_every_person(OK), STU: ENROL_FIRST, STU2: ENROL_FIRST, PAR: ENROL_FIRST}),
+    ("POST", "/web/profile/sign-out-everywhere"): Row(page_every_person(TO_SIGN_IN)),
+    # --- the catalog ---------------------------------------------------------------------------
+    ("GET", "/web/teacher/classes"): Row(page_only({TCH: OK, TCH2: OK, ADMT: OK})),
+    ("GET", "/web/teacher/classes/{class_id}/subjects/{subject_id}"): Row(page_only({TCH: OK, TCH2: OK, ADMT: OK})),
+    # CAT-13/CAT-18 reach the page through the grades service's own refusals
+    ("POST", "/web/teacher/grades"): Row(page_only({TCH: SAVED, TCH2: NOT_TEACHING, ADMT: ADMINS_NEVER_GRADE})),
+    ("GET", "/web/student/grades"): Row(page_only({STU: OK, STU2: OK})),
+    ("GET", "/web/parent/grades"): Row(page_only({PAR: OK})),
+    ("GET", "/web/director/overview"): Row(page_only({DIR: OK})),
+    ("GET", "/web/statistics"): Row(page_only({DIR: OK, STAT: OK})),
+    # --- administration ------------------------------------------------------------------------
+    ("GET", "/web/admin/users"): Row(page_only({OP: OK, ADM: OK, DIR: OK, ADMT: OK})),
+    ("POST", "/web/admin/users"): Row(page_only(ADMINS_FORM)),
+    ("POST", "/web/admin/users/{user_id}/unlock"): Row(page_only({OP: SAVED, ADM: SAVED, ADMT: SAVED})),
+    ("GET", "/web/admin/invitations"): Row(page_only({OP: OK, ADM: OK, ADMT: OK})),
+    ("POST", "/web/admin/invitations"): Row(page_only(ADMINS_FORM)),
+    ("GET", "/web/admin/school"): Row(page_only({ADM: OK, ADMT: OK})),
+    ("POST", "/web/admin/classes"): Row(page_only(MANAGE)),
+    ("POST", "/web/admin/subjects"): Row(page_only(MANAGE)),
+    ("POST", "/web/admin/pupils"): Row(page_only({ADM: FORM_CHECK, ADMT: FORM_CHECK})),
+    ("POST", "/web/admin/assignments"): Row(page_only(MANAGE)),
+    ("POST", "/web/admin/homeroom"): Row(page_only(MANAGE)),
+    ("POST", "/web/admin/parents"): Row(page_only({ADM: FORM_CHECK, ADMT: FORM_CHECK})),
+    ("GET", "/web/admin/clients"): Row(page_only({OP: OK, ADM: OK, ADMT: OK})),
+    ("POST", "/web/admin/clients"): Row(page_only(ADMINS_FORM)),
+    ("POST", "/web/admin/clients/{client_id}/revoke"): Row(page_only({OP: SAVED, ADM: SAVED, ADMT: SAVED})),
+    ("GET", "/web/operator/tenants"): Row(page_only({OP: OK})),
+    ("POST", "/web/operator/tenants"): Row(page_only({OP: FORM_CHECK})),
+    ("GET", "/web/audit"): Row(page_only({OP: OK, DIR: OK, ADM: OK, ADMT: OK})),
+})
+
+
+# --- how a page is called --------------------------------------------------------------------------
+def _keys(w: World) -> SessionKeys:
+    if "web.keys" not in w.ids:
+        w.ids["web.keys"] = (w.p.data_dir / "keys" / "web_session.key").read_bytes().hex()
+    return SessionKeys(bytes.fromhex(w.ids["web.keys"]))
+
+
+def page_call(w: World, token: str | None, method: str, url: str, data: dict | None = None, **kw) -> Call:
+    keys = _keys(w)
+    nonce = keys.new_nonce()
+    cookies = {CSRF_COOKIE: nonce, LANG_COOKIE: "en"}
+    if token:
+        cookies[SESSION_COOKIE] = keys.seal(WebSession(token))
+    form = {**(data or {}), "csrf": keys.csrf_token(nonce)} if method == "POST" else None
+    return Call(None, method, url, data=form, cookies=cookies, **kw)
+
+
+def page(method: str, path: str, data=None) -> None:
+    route(method, path)(lambda w, c, v: page_call(w, w.token(c), method, path, data() if data else None))
+
+
+for _path in ("/web/", "/web/sign-in", "/web/password/forgot", "/web/password/reset", "/web/invitation",
+              "/web/email/confirm", "/web/sign-in/code", "/web/enrol", "/web/home", "/web/profile",
+              "/web/teacher/classes", "/web/student/grades", "/web/parent/grades", "/web/director/overview",
+              "/web/statistics", "/web/admin/users", "/web/admin/invitations", "/web/admin/school",
+              "/web/admin/clients", "/web/operator/tenants", "/web/audit"):
+    page("GET", _path)
+for _path in ("/web/sign-in/code", "/web/sign-in/sms", "/web/enrol/totp", "/web/enrol/totp/confirm", "/web/enrol/sms",
+              "/web/enrol/sms/confirm", "/web/profile/password", "/web/profile/email", "/web/profile/totp/disable",
+              "/web/admin/users", "/web/admin/invitations", "/web/admin/classes", "/web/admin/subjects",
+              "/web/admin/pupils", "/web/admin/assignments", "/web/admin/homeroom", "/web/admin/parents",
+              "/web/admin/clients", "/web/operator/tenants"):
+    page("POST", _path)
+page("POST", "/web/sign-in", lambda: {"email": new_email("nimeni"), "password": "nu-e-parola-1"})
+page("POST", "/web/password/forgot", lambda: {"email": new_email("nimeni")})
+page("POST", "/web/password/reset", lambda: {"token": "x" * 43, "new_password": "parola-noua-lunga-1",
+                                             "confirm_password": "parola-noua-lunga-1"})
+page("POST", "/web/invitation", lambda: {"token": "x" * 43, "full_name": "Ion Pop", "password": "parola-noua-lunga-1",
+                                         "confirm_password": "parola-noua-lunga-1"})
+page("POST", "/web/email/confirm", lambda: {"token": "x" * 43})
+route("GET", "/web/lang/{lang}")(lambda w, c, v: page_call(w, None, "GET", "/web/lang/en"))
+
+
+@route("GET", "/web/teacher/classes/{class_id}/subjects/{subject_id}")
+def _grid(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/teacher/classes/{w.ids['A.class']}/subjects/{w.ids['A.math']}")
+
+
+@route("POST", "/web/teacher/grades")
+def _grade(w, c, v):
+    return page_call(w, w.token(c), "POST", "/web/teacher/grades", {
+        "class_id": w.ids["A.class"], "subject_id": w.ids["A.math"], "student_id": w.ids["A.student_person"],
+        "value": "9"})
+
+
+@route("POST", "/web/sign-out")
+def _sign_out(w, c, v):
+    return page_call(w, _own_session(w, c)[0], "POST", "/web/sign-out")
+
+
+@route("POST", "/web/profile/sign-out-everywhere")
+def _sign_out_everywhere(w, c, v):
+    token, _ = _own_session(w, c)
+
+    def after(r):
+        if c == OP and r.status_code == 303:
+            w.people[OP].token = ""  # every operator session ended: sign in again when next needed
+    return page_call(w, token, "POST", "/web/profile/sign-out-everywhere", after=after)
+
+
+@route("POST", "/web/profile/recovery-codes")
+def _recovery_codes(w, c, v):
+    if c != OP:
+        return page_call(w, _own_session(w, c)[0], "POST", "/web/profile/recovery-codes")
+
+    def after(r):  # the operator's new codes replace the ones this module signs in with
+        if r.status_code == 200:
+            w.people[OP].recovery_codes = re.findall(r"<li><code>([^<]+)</code></li>", r.text)
+    return page_call(w, w.token(OP), "POST", "/web/profile/recovery-codes", after=after)
+
+
+@route("POST", "/web/admin/users/{user_id}/unlock")
+def _unlock(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/admin/users/{w.ids['A.unlock_target']}/unlock")
+
+
+@route("POST", "/web/admin/clients/{client_id}/revoke")
+def _revoke(w, c, v):
+    victim = w.ok("POST", "/v1/integrations/clients", w.admin("A"),
+                  json={"name": unique("victima-web"), "scopes": ["catalog:read"]})
+    return page_call(w, w.token(c), "POST", f"/web/admin/clients/{victim['client_id']}/revoke")
+
+
+def _prepare(w: World) -> None:
+    _keys(w)  # the gateway made its key at start; read it once
+
+
+PREPARE.append(_prepare)

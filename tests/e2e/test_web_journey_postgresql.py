@@ -1,0 +1,52 @@
+"""The main web journey on PostgreSQL (the hosted configuration): a teacher enters a grade with
+the keyboard alone, the pupil reads it. The other browser journeys run on SQLite
+(tests/e2e/test_web_pages.py): the pages do not depend on the database."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.e2e.conftest import _running_platform
+from tests.e2e.test_web_pages import _api, _grade_values, _member, _tab_to
+from tests.e2e.web_browser import launch, new_page, sign_in, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    yield from _running_platform("postgresql", tmp_path_factory)
+
+
+def test_teacher_enters_a_grade_by_keyboard_and_the_pupil_reads_it_on_postgresql(platform):
+    demo, admin = platform.demo, platform.token("admin")
+    subject = _api(platform, "POST", "/v1/subjects", admin, json={"name": "Geografie", "weekly_hours": 1})
+    teacher = _member(platform, "teacher")
+    _api(platform, "POST", f"/v1/classes/{demo['class']['id']}/teachers", admin,
+         json={"subject_id": subject["id"], "teacher_id": teacher["id"]})
+    signed = platform.sign_in(teacher["email"], teacher["password"])
+    pupil = demo["student_person"]["id"]
+    _api(platform, "POST", "/v1/grades", signed["access_token"], json={
+        "class_id": demo["class"]["id"], "subject_id": subject["id"], "student_id": pupil, "value": 6})
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser)
+            sign_in(page, platform.url, teacher["email"], teacher["password"],
+                    recovery_code=signed["recovery_codes"][0])
+            assert page.url.endswith("/web/teacher/classes")
+            _tab_to(page, "el.href && el.href.includes('/subjects/')")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            _tab_to(page, "el.classList.contains('grade-input')")
+            page.keyboard.type("10")
+            page.keyboard.press("Enter")
+            page.locator(f"#p-{pupil} .mark.new").wait_for()
+            assert wait_until(lambda: _grade_values(platform, signed["access_token"], subject["id"]) == [6, 10])
+            student = demo["users"]["student"]
+            page = new_page(browser)
+            sign_in(page, platform.url, student["email"], student["password"])
+            row = page.locator("tr", has_text="Geografie")
+            assert row.locator(".mark").all_inner_texts()[-1].startswith("10")
+        finally:
+            browser.close()

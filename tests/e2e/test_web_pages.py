@@ -1,0 +1,378 @@
+"""The web application in a browser (Debian's Chromium via Playwright) against the platform
+started as `make up` starts it: one journey per role that has pages today, keyboard-only grade
+entry, pages without JavaScript, Romanian and English, cookies, CSRF, CSP, second factor,
+screenshots (var/artifacts/screenshots/) and axe-core on every role's main page."""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from gateway.web.session import SESSION_COOKIE, SessionKeys, WebSession
+from tests.e2e.web_browser import (ROMANIAN_CEDILLA, axe_violations, enrol_totp, launch, new_page, screenshots,
+                                   serious, sign_in, unique_email, wait_until)
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "parola-web-de-test-1"
+
+
+@pytest.fixture(scope="module")
+def platform(sqlite_platform):
+    return sqlite_platform
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+def _api(platform, method, path, token=None, **kw):
+    with platform.client(token) as c:
+        r = c.request(method, path, **kw)
+    assert r.status_code < 300, f"{method} {path} → {r.status_code} {r.text}"
+    return r.json()
+
+
+def _member(platform, role: str) -> dict:
+    email = unique_email(role)
+    out = _api(platform, "POST", "/v1/users", platform.token("admin"),
+               json={"email": email, "full_name": "Ștefan Țăranu", "role": role, "password": PASSWORD})
+    return {"email": email, "password": PASSWORD, "id": out["id"]}
+
+
+@pytest.fixture(scope="module")
+def school(platform):
+    """A teacher of a new subject in the demo class (already signed in once through the API, so
+    a recovery code opens the browser session without waiting for the next TOTP step), one grade
+    of theirs, a parent of the demo pupil, and fresh accounts that enrol in the browser."""
+    demo, admin = platform.demo, platform.token("admin")
+    subject = _api(platform, "POST", "/v1/subjects", admin, json={"name": "Istorie", "weekly_hours": 2})
+    teacher = _member(platform, "teacher")
+    _api(platform, "POST", f"/v1/classes/{demo['class']['id']}/teachers", admin,
+         json={"subject_id": subject["id"], "teacher_id": teacher["id"]})
+    signed = platform.sign_in(teacher["email"], teacher["password"])
+    teacher.update(token=signed["access_token"], codes=list(signed["recovery_codes"]), secret=signed["totp_secret"])
+    pupil = demo["student_person"]["id"]
+    _api(platform, "POST", "/v1/grades", teacher["token"], json={
+        "class_id": demo["class"]["id"], "subject_id": subject["id"], "student_id": pupil, "value": 8})
+    parent = _member(platform, "parent")
+    _api(platform, "POST", f"/v1/users/{parent['id']}/children", admin, json={"student_id": pupil})
+    return {"subject": subject, "teacher": teacher, "parent": parent, "pupil": pupil,
+            "grid": f"/web/teacher/classes/{demo['class']['id']}/subjects/{subject['id']}"}
+
+
+def check_main_page(page, name: str) -> None:
+    """Every role's main page: phone and desktop screenshots, axe-core, diacritics."""
+    screenshots(page, name)
+    bad = serious(axe_violations(page))
+    assert not bad, f"{name}: serious accessibility violations: {bad}"
+    assert not ROMANIAN_CEDILLA.search(page.inner_text("body")), f"{name}: ş/ţ with cedilla on the page"
+
+
+def _tab_to(page, predicate_js: str, limit: int = 40) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!el && ({predicate_js}); }})()"):
+            return
+    raise AssertionError(f"the keyboard never reached: {predicate_js}")
+
+
+def _grade_values(platform, token, subject_id) -> list[int]:
+    page = _api(platform, "GET", "/v1/grades", token, params={"subject_id": subject_id})
+    return sorted(g["value"] for g in page["items"])
+
+
+# -- the teacher ----------------------------------------------------------------------------------
+def test_teacher_enters_grades_with_the_keyboard_alone(platform, browser, school):
+    t = school["teacher"]
+    page = new_page(browser)
+    sign_in(page, platform.url, t["email"], t["password"], recovery_code=t["codes"].pop())
+    assert page.url.endswith("/web/teacher/classes")
+    assert "Clasele și disciplinele mele" in page.inner_text("h1")
+    check_main_page(page, "teacher")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    # keyboard only: Tab to the class, Enter, Tab to the pupil's box, type, Enter
+    _tab_to(page, "el.href && el.href.includes('/subjects/')")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith(school["grid"])
+    _tab_to(page, "el.classList.contains('grade-input')")
+    page.keyboard.type("9")
+    page.keyboard.press("Enter")
+    row = page.locator(f"#p-{school['pupil']}")
+    row.locator(".mark.new").wait_for()
+    assert row.locator(".mark.new").inner_text().startswith("9")
+    assert date.today().strftime("%d.%m.%Y") in row.inner_text(), "Romanian date format"
+    assert wait_until(lambda: 9 in _grade_values(platform, t["token"], school["subject"]["id"]))
+    # a refused grade: the message, in Romanian, beside the box; nothing is written
+    page.keyboard.type("11")
+    page.keyboard.press("Enter")
+    status = row.locator(".status.error")
+    status.wait_for()
+    assert "nota trebuie să fie un număr întreg de la 1 la 10" in status.inner_text()
+    assert _grade_values(platform, t["token"], school["subject"]["id"]) == [8, 9]
+    check_main_page(page, "teacher-grid")
+
+
+def test_grade_entry_works_without_javascript(platform, browser, school):
+    t = school["teacher"]
+    page = new_page(browser, js=False)
+    sign_in(page, platform.url, t["email"], t["password"], recovery_code=t["codes"].pop())
+    page.goto(platform.url + school["grid"])
+    box = page.locator(f"#g-{school['pupil']}")
+    box.fill("7")
+    box.press("Enter")
+    page.wait_for_load_state()
+    assert "Nota a fost salvată." in page.inner_text("main")
+    assert 7 in _grade_values(platform, t["token"], school["subject"]["id"])
+
+
+# -- pupils and parents ---------------------------------------------------------------------------
+def test_the_pupil_reads_their_grades_in_romanian_and_in_english(platform, browser, school):
+    u = platform.demo["users"]["student"]
+    page = new_page(browser)
+    sign_in(page, platform.url, u["email"], u["password"])
+    assert page.url.endswith("/web/student/grades")
+    main = page.inner_text("main")
+    assert "Notele mele" in main and "Istorie" in main and "8" in main
+    assert page.get_attribute("html", "lang") == "ro"
+    check_main_page(page, "student")
+    with page.expect_navigation():
+        page.click("a[hreflang=en]")
+    assert page.url.endswith("/web/student/grades") and page.get_attribute("html", "lang") == "en"
+    assert "My grades" in page.inner_text("h1") and "History" not in page.inner_text("main")
+    assert "Istorie" in page.inner_text("main"), "the data stays as the school wrote it"
+    with page.expect_navigation():
+        page.click("a[hreflang=ro]")
+    assert "Notele mele" in page.inner_text("h1")
+
+
+def test_the_parent_reads_the_childs_grades(platform, browser, school):
+    p = school["parent"]
+    page = new_page(browser)
+    sign_in(page, platform.url, p["email"], p["password"])
+    assert page.url.endswith("/web/parent/grades")
+    main = page.inner_text("main")
+    assert "Notele copiilor mei" in main and "Istorie" in main and "8" in main
+    check_main_page(page, "parent")
+
+
+# -- the director and the statistics viewer ----------------------------------------------------------
+def test_a_new_director_enrols_a_second_factor_and_sees_the_overview_with_its_chart(platform, browser, school):
+    d = _member(platform, "director")
+    page = new_page(browser)
+    sign_in(page, platform.url, d["email"], d["password"])
+    enrol_totp(page)
+    assert page.url.endswith("/web/director/overview")
+    table = page.inner_text("#grade-stats")
+    assert "Istorie" in table
+    assert page.evaluate("typeof window.Chart") == "function", "Chart.js served from static/vendor/"
+    assert page.locator("figure.chart-box").is_visible()
+    assert page.evaluate("!!window.Chart.getChart(document.getElementById('grade-chart'))"), "the chart was drawn"
+    check_main_page(page, "director")
+
+
+def test_the_statistics_page_works_without_the_chart_library(platform, browser, school):
+    v = _member(platform, "statistics_viewer")
+    page = new_page(browser)
+    page.route("**/vendor/chart.umd.min.js", lambda route: route.abort())
+    sign_in(page, platform.url, v["email"], v["password"])
+    enrol_totp(page)
+    assert page.url.endswith("/web/statistics")
+    assert "Istorie" in page.inner_text("#grade-stats")
+    assert not page.locator("figure.chart-box").is_visible(), "no library: the table alone"
+    assert "Andrei" not in page.inner_text("main") and "Bălănescu" not in page.inner_text("main")
+    check_main_page(page, "statistics")
+
+
+# -- the school's administrator and the operator -----------------------------------------------------
+def test_the_school_admin_manages_accounts_classes_and_clients(platform, browser, school):
+    a = _member(platform, "school_admin")
+    page = new_page(browser)
+    sign_in(page, platform.url, a["email"], a["password"])
+    enrol_totp(page)
+    page.goto(platform.url + "/web/admin/users")
+    assert school["teacher"]["email"] in page.inner_text("main")
+    check_main_page(page, "school_admin")
+    email = unique_email("nou")
+    page.fill("#f-full_name", "Irina Țepeș")
+    page.fill("#f-email", email)
+    page.select_option("#f-role", "teacher")
+    page.fill("#f-password", PASSWORD)
+    with page.expect_navigation():
+        page.press("#f-password", "Enter")
+    assert "Contul a fost creat." in page.inner_text("main")
+    # a refusal from the service comes back on the form, in Romanian
+    page.fill("#f-full_name", "Irina Țepeș")
+    page.fill("#f-email", email)
+    page.select_option("#f-role", "teacher")
+    page.fill("#f-password", PASSWORD)
+    with page.expect_navigation():
+        page.press("#f-password", "Enter")
+    assert page.locator("[data-error=conflict]").count() == 1
+    assert "contul are deja acest rol în instituție" in page.inner_text("[data-error=conflict]")
+    page.goto(platform.url + "/web/admin/school")
+    page.fill("#f-c-name", "a X-a Ș")
+    with page.expect_navigation():
+        page.press("#f-c-name", "Enter")
+    assert "Salvat." in page.inner_text("main")
+
+    def listed():
+        page.goto(platform.url + "/web/admin/school")
+        return "a X-a Ș" in page.inner_text("main")
+    assert wait_until(listed), "the new class is listed (read from the audit trail)"
+    check_main_page(page, "school_admin-school")
+    page.goto(platform.url + "/web/admin/clients")
+    page.fill("#f-name", "Platforma județeană")
+    page.check("input[value='catalog:read']")
+    with page.expect_navigation():
+        page.click("form[action='/web/admin/clients'] button[type=submit]")
+    assert len(page.inner_text("code.secret").strip()) > 20
+    page.goto(platform.url + "/web/audit")
+    assert "grades.grade_recorded" in page.inner_text("main")
+    check_main_page(page, "audit")
+
+
+def test_the_operator_creates_an_institution(platform, browser):
+    op = platform.demo["operator"]
+    page = new_page(browser)
+    sign_in(page, platform.url, op["email"], op["password"], device=platform.api.device(op["totp_secret"]))
+    assert page.url.endswith("/web/operator/tenants")
+    check_main_page(page, "operator")
+    name = f"Colegiul Național „Mihai Eminescu” {unique_email('x')[:12]}"
+    page.fill("#f-name", name)
+    page.fill("#f-admin_full_name", "Ana Popescu")
+    page.fill("#f-admin_email", unique_email("admin"))
+    page.fill("#f-admin_password", PASSWORD)
+    with page.expect_navigation():
+        page.press("#f-admin_password", "Enter")
+    assert "Instituția a fost creată." in page.inner_text("main")
+
+    def listed():
+        page.goto(platform.url + "/web/operator/tenants")
+        return name in page.inner_text("main")
+    assert wait_until(listed)
+
+
+# -- security of the pages ----------------------------------------------------------------------------
+def test_cookies_csp_and_frames(platform, browser, school):
+    u = platform.demo["users"]["student"]
+    page = new_page(browser)
+    response = page.goto(platform.url + "/web/sign-in")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert "style-src 'self'" in csp and response.headers["x-frame-options"] == "DENY"
+    sign_in(page, platform.url, u["email"], u["password"])
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    session = cookies[SESSION_COOKIE]
+    assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax" and session["path"] == "/"
+    assert cookies["__Host-csrf"]["httpOnly"]
+    assert "session" not in page.evaluate("document.cookie"), "no token reaches JavaScript"
+    assert "eyJ" not in page.content(), "no token in the page"
+
+
+def _browser_cookies(page) -> dict:
+    return {c["name"]: c["value"] for c in page.context.cookies()}
+
+
+def test_a_post_without_the_csrf_token_is_refused(platform, browser, school):
+    t = school["teacher"]
+    page = new_page(browser)
+    sign_in(page, platform.url, t["email"], t["password"], recovery_code=t["codes"].pop())
+    cookies = _browser_cookies(page)
+    form = {"class_id": platform.demo["class"]["id"], "subject_id": school["subject"]["id"],
+            "student_id": school["pupil"], "value": "5"}
+    before = _grade_values(platform, t["token"], school["subject"]["id"])
+    with httpx.Client(base_url=platform.url, verify=str(platform.ca_file)) as c:
+        header = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        for extra in ({}, {"csrf": "0" * 64}):
+            r = c.post("/web/teacher/grades", data={**form, **extra}, headers={"Cookie": header})
+            assert r.status_code == 403 and 'data-error="forbidden"' in r.text
+            assert "formularul a expirat" in r.text
+        # the same form with the page's token goes through
+        token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.content()).group(1)
+        r = c.post("/web/teacher/grades", data={**form, "csrf": token}, headers={"Cookie": header})
+        assert r.status_code == 303
+    assert _grade_values(platform, t["token"], school["subject"]["id"]) == sorted(before + [5])
+
+
+def test_pages_need_the_second_factor_of_mandatory_roles(platform, browser, school):
+    t = school["teacher"]
+    page = new_page(browser)
+    page.goto(platform.url + "/web/sign-in")
+    page.fill("#f-email", t["email"])
+    page.fill("#f-password", t["password"])
+    with page.expect_navigation():
+        page.press("#f-password", "Enter")
+    assert page.url.endswith("/web/sign-in/code")
+    for path in ("/web/teacher/classes", school["grid"], "/web/home", "/web/profile"):
+        page.goto(platform.url + path)
+        assert page.url.endswith("/web/sign-in/code"), path
+    fresh = _member(platform, "teacher")
+    page = new_page(browser)
+    sign_in(page, platform.url, fresh["email"], fresh["password"])
+    assert page.url.endswith("/web/enrol")
+    page.goto(platform.url + "/web/teacher/classes")
+    assert page.url.endswith("/web/enrol")
+
+
+def test_an_expired_access_token_is_refreshed_transparently_and_sign_out_ends_it(platform, browser, school):
+    u = platform.demo["users"]["student"]
+    answer = _api(platform, "POST", "/v1/auth/login", json={"email": u["email"], "password": u["password"]})
+    keys = SessionKeys((platform.data_dir / "keys" / "web_session.key").read_bytes())
+    # a session whose access token no longer verifies (as when it expired) but whose refresh token is good
+    sealed = keys.seal(WebSession("not-a-valid-token", answer["refresh_token"]))
+    page = new_page(browser)
+    page.context.add_cookies([{"name": SESSION_COOKIE, "value": sealed, "url": platform.url + "/",
+                               "secure": True, "httpOnly": True, "sameSite": "Lax"}])
+    page.goto(platform.url + "/web/student/grades")
+    assert page.url.endswith("/web/student/grades") and "Notele mele" in page.inner_text("h1")
+    renewed = keys.unseal(_browser_cookies(page)[SESSION_COOKIE])
+    assert renewed.access_token != "not-a-valid-token" and renewed.refresh_token != answer["refresh_token"]
+    with page.expect_navigation():
+        page.click("form[action='/web/sign-out'] button")
+    assert page.url.endswith("/web/sign-in")
+    page.goto(platform.url + "/web/student/grades")
+    assert "/web/sign-in" in page.url
+
+
+def test_forgotten_password_reset_and_invitation_pages(platform, browser):
+    page = new_page(browser)
+    page.goto(platform.url + "/web/sign-in")
+    page.click("a[href='/web/password/forgot']")
+    page.fill("#f-email", "nimeni@demo-creanga.ro")
+    with page.expect_navigation():
+        page.press("#f-email", "Enter")
+    assert "Dacă există un cont cu această adresă" in page.inner_text("main")
+    page.goto(platform.url + "/web/password/reset")
+    page.fill("#f-token", "x" * 40)
+    page.fill("#f-new_password", PASSWORD)
+    page.fill("#f-confirm_password", PASSWORD)
+    with page.expect_navigation():
+        page.press("#f-confirm_password", "Enter")
+    assert "codul nu este valid sau a expirat" in page.inner_text("main")
+    check_main_page(page, "reset")
+    page.goto(platform.url + "/web/invitation")
+    assert page.locator("#f-token").is_visible()
+    check_main_page(page, "sign-in-invitation")
+
+
+def test_pages_take_the_cookie_only_and_the_api_the_bearer_only(platform, browser, school):
+    u = platform.demo["users"]["student"]
+    page = new_page(browser)
+    sign_in(page, platform.url, u["email"], u["password"])
+    cookie = "; ".join(f"{k}={v}" for k, v in _browser_cookies(page).items())
+    token = _api(platform, "POST", "/v1/auth/login", json={"email": u["email"], "password": u["password"]})
+    with httpx.Client(base_url=platform.url, verify=str(platform.ca_file)) as c:
+        r = c.get("/v1/me/grades", headers={"Cookie": cookie})
+        assert r.status_code == 401 and r.json()["message"] == "missing bearer access token"
+        r = c.get("/web/student/grades", headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/web/sign-in")
+        r = c.get("/web/student/grades", headers={"Cookie": cookie})
+        assert r.status_code == 200 and "Notele mele" in r.text
