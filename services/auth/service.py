@@ -349,7 +349,7 @@ class AuthService(ServiceBase):
         return self._fail_unless_ok(result, "invalid client credentials")
 
     # --- catalog messages: learnt from the grades events, sent after commit, once per event -----
-    @event_batch_consumer("auth.catalog_notices", "grades.#", max_batch=100)
+    @event_batch_consumer("auth.catalog_notices", max_batch=100)
     def catalog_events(self, envelopes: list[Envelope]) -> None:
         with self.db.transaction() as s:
             mails = catalog_notices.handle_events(s, self.db.newly_processed, envelopes)

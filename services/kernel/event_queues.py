@@ -62,8 +62,8 @@ class ConsumerQueue:
 CONSUMER_QUEUES: dict[str, ConsumerQueue] = {q.name: q for q in (
     ConsumerQueue("audit.events", legacy="audit.events"),
     ConsumerQueue("backup.events", legacy="backup.events"),
-    # --- consumers of other areas add their queue here, e.g. ---
-    # ConsumerQueue("registry.grades", bindings=("grades.#",)),
+    # auth tells teachers, directors, parents and pupils about catalog events (alerts, digests)
+    ConsumerQueue("auth.catalog_notices", bindings=("grades.#",)),
 )}
 
 

@@ -57,8 +57,8 @@ def test_vertical_path_grade_recorded_audited_and_read_by_the_student(platform):
     student = platform.token("student")
     with platform.client(student) as c:
         mine = c.get("/v1/me/grades").json()
-    assert grade["id"] in [g["id"] for g in mine["items"]]
-    assert {g["subject_name"] for g in mine["items"]} == {"Matematică"}
+    # the demo school's other grades are the student's too; this one is the Matematică grade just recorded
+    assert [g["subject_name"] for g in mine["items"] if g["id"] == grade["id"]] == ["Matematică"]
 
     operator = platform.token("operator")
 
@@ -230,5 +230,8 @@ def test_grade_statistics_are_aggregates_without_personal_data(platform):
         stats = c.get("/v1/stats/grades")
     assert stats.status_code == 200
     math = next(s for s in stats.json()["subjects"] if s["subject"] == "Matematică")
-    assert math["grades"] >= 3 and 1 <= float(math["mean"]) <= 10 and len(math["mean"].split(".")[1]) == 2
+    if math["suppressed"]:  # CAT-19: a cell from fewer than 5 pupils shows no figure at all
+        assert math["pupils"] is None and math["grades"] is None and math["mean"] is None
+    else:
+        assert math["grades"] >= 3 and 1 <= float(math["mean"]) <= 10 and len(math["mean"].split(".")[1]) == 2
     assert demo["student_person"]["id"] not in stats.text and demo["users"]["teacher"]["id"] not in stats.text
