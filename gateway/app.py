@@ -57,5 +57,6 @@ def create_app(platform: PlatformSettings | None = None, gateway: GatewaySetting
     for module in (ops, me, catalog, auth, accounts, registry, audit, documents, backup, rights):
         app.include_router(module.router)
     app.add_middleware(GatewayMiddleware, hsts_seconds=gateway.hsts_seconds,
-                       max_body_bytes=gateway.max_body_bytes)
+                       max_body_bytes=gateway.max_body_bytes,
+                       max_upload_bytes=gateway.max_upload_bytes)
     return app

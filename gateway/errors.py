@@ -30,6 +30,13 @@ def _retry_after(args) -> int | None:
     return args[1] if len(args) > 1 and isinstance(args[1], int) else None
 
 
+def _field_details(args) -> dict:
+    """A service's per-field problems (`InvalidInput(message, [{"field", "message"}, ...])`)."""
+    if len(args) > 1 and isinstance(args[1], list) and all(isinstance(d, dict) for d in args[1]):
+        return {"details": args[1]}
+    return {}
+
+
 def _describe(err: dict) -> str:
     where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
     return f"{where}: {err.get('msg')}" if where else str(err.get("msg"))
@@ -45,7 +52,8 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message, retry_after=_retry_after(exc.args))
+    return error_response(exc.status, exc.code, exc.message, retry_after=_retry_after(exc.args),
+                          **_field_details(exc.args))
 
 
 async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
@@ -54,7 +62,8 @@ async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
         log.error("rpc.remote_failure", error_type=exc.exc_type)
         return error_response(500, "internal", "internal error; quote the request id to support")
     status, code = mapped
-    return error_response(status, code, str(exc), retry_after=_retry_after(exc.exc_args))
+    return error_response(status, code, str(exc), retry_after=_retry_after(exc.exc_args),
+                          **_field_details(exc.exc_args))
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -76,10 +76,6 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/users"): allow(Role.OPERATOR, Role.SCHOOL_ADMIN),
     ("GET", "/v1/users"): allow(Role.OPERATOR, Role.SCHOOL_ADMIN, Role.DIRECTOR),
     ("POST", "/v1/students"): allow(Role.SCHOOL_ADMIN),
-    ("POST", "/v1/registry/persons"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
-    ("GET", "/v1/registry/persons/{person_id}"): allow(
-        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY,
-        Role.STUDENT, scope="registry:read"),
     ("POST", "/v1/classes"): MANAGERS,
     ("POST", "/v1/subjects"): MANAGERS,
     ("POST", "/v1/classes/{class_id}/students"): MANAGERS,
@@ -98,6 +94,31 @@ POLICY: dict[tuple[str, str], Rule] = {
     # --- audit: the verifiable log, proofs, checkpoints ---
     # --- end of audit ---
     # --- registry: persons, enrolments, nomenclatures, imports, reports ---
+    ("POST", "/v1/registry/persons"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/persons"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY,
+          scope="registry:read"),
+    ("GET", "/v1/registry/persons/{person_id}"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
+        scope="registry:read"),
+    ("PATCH", "/v1/registry/persons/{person_id}"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    # reaches the gateway's refusal with the legal reason (REG-8): nothing is deleted
+    ("DELETE", "/v1/registry/persons/{person_id}"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, Role.OPERATOR, scope="registry:write"),
+    ("GET", "/v1/registry/persons/{person_id}/history"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
+        scope="registry:read"),
+    ("POST", "/v1/registry/persons/{person_id}/status"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("POST", "/v1/registry/persons/{person_id}/corrections"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/corrections"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, scope="registry:write"),
+    ("POST", "/v1/registry/corrections/{correction_id}/approve"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/corrections/{correction_id}/reject"): allow(Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/matches"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, scope="registry:write"),
+    ("POST", "/v1/registry/matches/{candidate_id}/confirm"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, scope="registry:write"),
+    ("POST", "/v1/registry/matches/{candidate_id}/reject"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, scope="registry:write"),
+    ("GET", "/v1/registry/nomenclatures"): PUBLIC,
+    ("GET", "/v1/registry/nomenclatures/export.json"): PUBLIC,
+    ("POST", "/v1/registry/nomenclatures/{name}/values"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/nomenclatures/{name}/values/{code}/retire"): allow(Role.CENTRAL_AUTHORITY),
     # --- end of registry ---
     # --- documents: year-end catalog, report cards, verification ---
     # --- end of documents ---

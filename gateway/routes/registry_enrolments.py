@@ -1,0 +1,4 @@
+"""Registry enrolments and diplomas (filled below)."""
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,4 @@
+"""Registry imports and reports (filled below)."""
+from fastapi import APIRouter
+
+router = APIRouter()

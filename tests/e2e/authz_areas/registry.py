@@ -1,0 +1,170 @@
+"""Registry rows of the authorisation matrix: persons, history, status, corrections, matches,
+nomenclatures, enrolments, diplomas, imports and reports.
+
+The central authority has no column (see tests/e2e/authz.py); what it may do on these routes
+(read across institutions, approve corrections, decide doubtful matches, manage nomenclatures,
+the central reports) is covered by tests/e2e/test_registry_*.py. Here its routes show that no
+other caller reaches them.
+"""
+from __future__ import annotations
+
+from tests.e2e.authz import (ADM, ADMT, CLERK, CREATED, DIR, INT, MATRIX, NOT_FOUND, OK, OP, PREPARE, PUBLIC_ROW,
+                             STU, STU2, SVC_ROLE_DENIED, TCH, TCH2, Call, Row, only, person_body, route)
+
+NO_DELETE = (403, "forbidden", "nothing is ever deleted")
+WRITERS_OWN = {ADM: OK, ADMT: OK, CLERK: OK}
+OTHER_TENANT_WRITERS = {ADM: NOT_FOUND, ADMT: NOT_FOUND, CLERK: NOT_FOUND}
+READERS_OWN = {ADM: OK, DIR: OK, TCH: OK, TCH2: OK, ADMT: OK, CLERK: OK, INT: OK}
+CENTRAL_ONLY = only({})
+
+MATRIX.update({
+    ("GET", "/v1/registry/persons"): Row(only(READERS_OWN)),
+    ("PATCH", "/v1/registry/persons/{person_id}"): Row(only(WRITERS_OWN),
+                                                       variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("DELETE", "/v1/registry/persons/{person_id}"): Row(only({ADM: NO_DELETE, ADMT: NO_DELETE, CLERK: NO_DELETE,
+                                                              OP: NO_DELETE})),
+    ("GET", "/v1/registry/persons/{person_id}/history"): Row(
+        only({**READERS_OWN, STU: OK, STU2: OK}),
+        variants={
+            "other-tenant": {ADM: NOT_FOUND, DIR: NOT_FOUND, TCH: NOT_FOUND, TCH2: NOT_FOUND, ADMT: NOT_FOUND,
+                             CLERK: NOT_FOUND, INT: NOT_FOUND, STU: SVC_ROLE_DENIED, STU2: SVC_ROLE_DENIED},
+            "other-record": {STU: SVC_ROLE_DENIED, STU2: SVC_ROLE_DENIED}}),
+    ("POST", "/v1/registry/persons/{person_id}/status"): Row(only(WRITERS_OWN),
+                                                             variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("POST", "/v1/registry/persons/{person_id}/corrections"): Row(
+        only({ADM: CREATED, ADMT: CREATED, CLERK: CREATED}), variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("GET", "/v1/registry/corrections"): Row(only(WRITERS_OWN)),
+    ("POST", "/v1/registry/corrections/{correction_id}/approve"): Row(CENTRAL_ONLY),
+    ("POST", "/v1/registry/corrections/{correction_id}/reject"): Row(CENTRAL_ONLY),
+    ("GET", "/v1/registry/matches"): Row(only(WRITERS_OWN)),
+    ("POST", "/v1/registry/matches/{candidate_id}/confirm"): Row(only(WRITERS_OWN),
+                                                                 variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("POST", "/v1/registry/matches/{candidate_id}/reject"): Row(only(WRITERS_OWN),
+                                                                variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("GET", "/v1/registry/nomenclatures"): Row(PUBLIC_ROW),
+    ("GET", "/v1/registry/nomenclatures/export.json"): Row(PUBLIC_ROW),
+    ("POST", "/v1/registry/nomenclatures/{name}/values"): Row(CENTRAL_ONLY),
+    ("POST", "/v1/registry/nomenclatures/{name}/values/{code}/retire"): Row(CENTRAL_ONLY),
+})
+
+DOC = {"reason": "verificare matrice", "document_ref": "Decizia nr. 1/2026", "document_date": "2026-01-15"}
+
+
+def _prepare(w) -> None:
+    clerk = w.people[CLERK].token
+    w.ids["B.reg_person"] = w.ids["B.student_person"]
+    w.ids["U.reg_correction"] = w.ok("POST", f"/v1/registry/persons/{w.ids['U.person']}/corrections", clerk, json={
+        "changes": {"personal": {"first_name": "Ana-Maria"}}, **DOC})["id"]
+    # a candidate of tenant B (the other tenant of every writer of A and of U)
+    w.ids["B.reg_candidate"] = _candidate(w, w.admin("A"), w.admin("B"))
+
+
+PREPARE.append(_prepare)
+
+
+def _home_token(w, caller: str) -> str:
+    return w.people[CLERK].token if caller == CLERK else w.admin("A")
+
+
+def _fresh_person(w, caller: str, variant: str) -> str:
+    if variant == "other-tenant":
+        return w.ids["B.reg_person"]
+    return w.ok("POST", "/v1/registry/persons", _home_token(w, caller), json=person_body())["id"]
+
+
+def _candidate(w, first_token: str, second_token: str) -> str:
+    """A pending match: a person registered by one institution, submitted again by another."""
+    body = person_body()
+    w.ok("POST", "/v1/registry/persons", first_token, json=body)
+    r = w.call("POST", "/v1/registry/persons", second_token, json=body)
+    assert r.status_code == 202, r.text
+    return r.json()["candidate_id"]
+
+
+def _candidate_for(w, caller: str, variant: str) -> str:
+    if variant == "other-tenant" or caller not in (ADM, ADMT, CLERK):
+        return w.ids["B.reg_candidate"]
+    other = w.admin("A") if caller == CLERK else w.people[CLERK].token
+    return _candidate(w, other, _home_token(w, caller))
+
+
+@route("GET", "/v1/registry/persons")
+def _list_persons(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/persons", params={"limit": 200})
+
+
+@route("PATCH", "/v1/registry/persons/{person_id}")
+def _patch_person(w, c, v):
+    person = _fresh_person(w, c, v) if c in (ADM, ADMT, CLERK) else w.ids["A.student_person"]
+    return Call(w.token(c), "PATCH", f"/v1/registry/persons/{person}",
+                json={"changes": {"personal": {"phone": "+40722000111"}}, "reason": "telefon nou"})
+
+
+@route("DELETE", "/v1/registry/persons/{person_id}")
+def _delete_person(w, c, v):
+    return Call(w.token(c), "DELETE", f"/v1/registry/persons/{w.ids['A.student_person']}")
+
+
+@route("GET", "/v1/registry/persons/{person_id}/history")
+def _history(w, c, v):
+    ids = w.ids
+    if c == CLERK:
+        person = ids["A.student_person"] if v == "other-tenant" else ids["U.person"]
+    else:
+        mine, other = (("A.student2_person", "A.student_person") if c == STU2
+                       else ("A.student_person", "A.student2_person"))
+        person = ids[{"own": mine, "other-record": other, "other-tenant": "B.student_person"}[v]]
+    return Call(w.token(c), "GET", f"/v1/registry/persons/{person}/history")
+
+
+@route("POST", "/v1/registry/persons/{person_id}/status")
+def _status(w, c, v):
+    person = _fresh_person(w, c, v) if c in (ADM, ADMT, CLERK) else w.ids["A.student_person"]
+    return Call(w.token(c), "POST", f"/v1/registry/persons/{person}/status", json={"status": "interrupted", **DOC})
+
+
+@route("POST", "/v1/registry/persons/{person_id}/corrections")
+def _correction(w, c, v):
+    person = _fresh_person(w, c, v) if c in (ADM, ADMT, CLERK) else w.ids["A.student_person"]
+    return Call(w.token(c), "POST", f"/v1/registry/persons/{person}/corrections",
+                json={"changes": {"personal": {"first_name": "Ana-Maria"}}, **DOC})
+
+
+@route("GET", "/v1/registry/corrections")
+def _corrections(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/corrections")
+
+
+for _decision in ("approve", "reject"):
+    route("POST", f"/v1/registry/corrections/{{correction_id}}/{_decision}")(
+        lambda w, c, v, d=_decision: Call(w.token(c), "POST", f"/v1/registry/corrections/{w.ids['U.reg_correction']}/{d}"))
+    route("POST", f"/v1/registry/matches/{{candidate_id}}/{'confirm' if _decision == 'approve' else 'reject'}")(
+        lambda w, c, v, d=("confirm" if _decision == "approve" else "reject"): Call(
+            w.token(c), "POST", f"/v1/registry/matches/{_candidate_for(w, c, v)}/{d}"))
+
+
+@route("GET", "/v1/registry/matches")
+def _matches(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/matches")
+
+
+@route("GET", "/v1/registry/nomenclatures")
+def _nomenclatures(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/nomenclatures", params={"academic_year": "2025-2026"})
+
+
+@route("GET", "/v1/registry/nomenclatures/export.json")
+def _export(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/nomenclatures/export.json")
+
+
+@route("POST", "/v1/registry/nomenclatures/{name}/values")
+def _add_value(w, c, v):
+    return Call(w.token(c), "POST", "/v1/registry/nomenclatures/cycle/values",
+                json={"code": "x", "label": "x", "valid_from": "2026-2027"})
+
+
+@route("POST", "/v1/registry/nomenclatures/{name}/values/{code}/retire")
+def _retire(w, c, v):
+    return Call(w.token(c), "POST", "/v1/registry/nomenclatures/cycle/values/licenta/retire",
+                json={"last_valid_year": "2030-2031", "reason": "x"})
