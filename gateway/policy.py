@@ -119,6 +119,15 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/registry/nomenclatures/export.json"): PUBLIC,
     ("POST", "/v1/registry/nomenclatures/{name}/values"): allow(Role.CENTRAL_AUTHORITY),
     ("POST", "/v1/registry/nomenclatures/{name}/values/{code}/retire"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/persons/{person_id}/enrolments"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/persons/{person_id}/enrolments"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
+        scope="registry:read"),
+    ("PATCH", "/v1/registry/enrolments/{enrolment_id}"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("POST", "/v1/registry/persons/{person_id}/diplomas"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/persons/{person_id}/diplomas"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
+        scope="registry:read"),
     # --- end of registry ---
     # --- documents: year-end catalog, report cards, verification ---
     # --- end of documents ---

@@ -15,7 +15,10 @@ from ..registry_schemas import (CorrectionIn, NomenclatureValueIn, PersonChangeI
                                 StatusIn)
 from . import registry_enrolments, registry_imports
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+# Each part of the area has its own router with the /v1 prefix in its routes' paths (the policy
+# table is keyed on those); `router` only gathers them for the app.
+router = APIRouter()
+persons = APIRouter(prefix="/v1", tags=["registry"])
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
 YearQ = Annotated[str | None, Query(pattern=r"^\d{4}-\d{4}$")]
@@ -32,7 +35,7 @@ def person_args(body) -> dict:
             "external_id": getattr(body, "external_id", None)}
 
 
-@router.post("/registry/persons", status_code=201,
+@persons.post("/registry/persons", status_code=201,
              summary="Register a person; an already known CNP keeps its matriculation code",
              description="A new person gets a random matriculation code (201). A CNP (or, for a foreign "
                          "student, identifier + citizenship + birth date) already registered by another "
@@ -47,14 +50,14 @@ async def register_person(body: RegistryPersonIn, services: ServicesDep):
     return answer
 
 
-@router.get("/registry/persons", summary="Persons of your institution (the central authority: all), paginated")
+@persons.get("/registry/persons", summary="Persons of your institution (the central authority: all), paginated")
 async def list_persons(services: ServicesDep, q: Annotated[str | None, Query(max_length=100)] = None,
                        status: Annotated[str | None, Query(max_length=20)] = None, limit: Limit = 50,
                        offset: Offset = 0):
     return await services.call("registry", "list_persons", q=q, status=status, limit=limit, offset=offset)
 
 
-@router.get("/registry/persons/{person_id}", summary="A person's record (every view is an audit event)",
+@persons.get("/registry/persons/{person_id}", summary="A person's record (every view is an audit event)",
             description="`include_sensitive=true` adds ethnicity, medical and social situation: for the "
                         "institution's registrar only, and recorded as `registry.sensitive_data_viewed`.")
 async def get_person(person_id: UUID, services: ServicesDep, include_sensitive: bool = False):
@@ -62,7 +65,7 @@ async def get_person(person_id: UUID, services: ServicesDep, include_sensitive: 
                                include_sensitive=include_sensitive)
 
 
-@router.patch("/registry/persons/{person_id}", summary="Change a person's record: a new version",
+@persons.patch("/registry/persons/{person_id}", summary="Change a person's record: a new version",
               description="Only the sections and fields given change; a reason is required and the "
                           "administrative document is recorded. An archived record is refused (409): "
                           "request a correction instead.")
@@ -72,18 +75,18 @@ async def update_person(person_id: UUID, body: PersonChangeIn, services: Service
                                document_date=body.document_date.isoformat() if body.document_date else None)
 
 
-@router.delete("/registry/persons/{person_id}", summary="Refused: nothing is deleted from the registry (REG-8)",
+@persons.delete("/registry/persons/{person_id}", summary="Refused: nothing is deleted from the registry (REG-8)",
                responses={403: {"description": "always: the legal reason"}})
 async def delete_person(person_id: UUID):
     raise Forbidden(LEGAL_NO_DELETE)
 
 
-@router.get("/registry/persons/{person_id}/history", summary="Every version of a person's records")
+@persons.get("/registry/persons/{person_id}/history", summary="Every version of a person's records")
 async def person_history(person_id: UUID, services: ServicesDep, limit: Limit = 50, offset: Offset = 0):
     return await services.call("registry", "person_history", person_id=str(person_id), limit=limit, offset=offset)
 
 
-@router.post("/registry/persons/{person_id}/status", summary="Record a status change and its document (REG-3)",
+@persons.post("/registry/persons/{person_id}/status", summary="Record a status change and its document (REG-3)",
              description="graduated, withdrawn, expelled or deceased end the student status: the records "
                          "become a read-only archive.")
 async def change_status(person_id: UUID, body: StatusIn, services: ServicesDep):
@@ -92,7 +95,7 @@ async def change_status(person_id: UUID, body: StatusIn, services: ServicesDep):
                                document_date=body.document_date.isoformat())
 
 
-@router.post("/registry/persons/{person_id}/corrections", status_code=201,
+@persons.post("/registry/persons/{person_id}/corrections", status_code=201,
              summary="Request a correction (applied once the central authority approves it)")
 async def request_correction(person_id: UUID, body: CorrectionIn, services: ServicesDep):
     return await services.call("registry", "request_correction", person_id=str(person_id), changes=body.changes,
@@ -100,68 +103,69 @@ async def request_correction(person_id: UUID, body: CorrectionIn, services: Serv
                                document_date=body.document_date.isoformat())
 
 
-@router.get("/registry/corrections", summary="Corrections: your institution's, or all for the central authority")
+@persons.get("/registry/corrections", summary="Corrections: your institution's, or all for the central authority")
 async def list_corrections(services: ServicesDep, status: Annotated[str | None, Query(max_length=20)] = None,
                            limit: Limit = 50, offset: Offset = 0):
     return await services.call("registry", "list_corrections", status=status, limit=limit, offset=offset)
 
 
-@router.post("/registry/corrections/{correction_id}/approve", summary="Approve a correction (central authority)")
+@persons.post("/registry/corrections/{correction_id}/approve", summary="Approve a correction (central authority)")
 async def approve_correction(correction_id: UUID, services: ServicesDep):
     return await services.call("registry", "decide_correction", correction_id=str(correction_id), approve=True)
 
 
-@router.post("/registry/corrections/{correction_id}/reject", summary="Reject a correction (central authority)")
+@persons.post("/registry/corrections/{correction_id}/reject", summary="Reject a correction (central authority)")
 async def reject_correction(correction_id: UUID, services: ServicesDep):
     return await services.call("registry", "decide_correction", correction_id=str(correction_id), approve=False)
 
 
-@router.get("/registry/matches", summary="Match candidates of your institution; the central authority: the "
+@persons.get("/registry/matches", summary="Match candidates of your institution; the central authority: the "
                                          "review list of doubtful foreign matches")
 async def list_matches(services: ServicesDep, status: Annotated[str | None, Query(max_length=20)] = None,
                        limit: Limit = 50, offset: Offset = 0):
     return await services.call("registry", "list_matches", status=status, limit=limit, offset=offset)
 
 
-@router.post("/registry/matches/{candidate_id}/confirm",
+@persons.post("/registry/matches/{candidate_id}/confirm",
              summary="Confirm a match: the person (and their code) is linked to your institution")
 async def confirm_match(candidate_id: UUID, services: ServicesDep):
     return await services.call("registry", "decide_match", candidate_id=str(candidate_id), confirm=True)
 
 
-@router.post("/registry/matches/{candidate_id}/reject", summary="Reject a match candidate")
+@persons.post("/registry/matches/{candidate_id}/reject", summary="Reject a match candidate")
 async def reject_match(candidate_id: UUID, services: ServicesDep):
     return await services.call("registry", "decide_match", candidate_id=str(candidate_id), confirm=False)
 
 
 # --- nomenclatures (public reference data) ---------------------------------------------------
 
-@router.get("/registry/nomenclatures", summary="The nomenclatures, optionally of one academic year",
+@persons.get("/registry/nomenclatures", summary="The nomenclatures, optionally of one academic year",
             description="Public: what every input is validated against (REG-5).")
 async def list_nomenclatures(services: ServicesDep, academic_year: YearQ = None,
                              name: Annotated[str | None, Query(max_length=40)] = None):
     return await services.call("registry", "list_nomenclatures", nomenclature=name, academic_year=academic_year)
 
 
-@router.get("/registry/nomenclatures/export.json", summary="Machine-readable export of every nomenclature")
+@persons.get("/registry/nomenclatures/export.json", summary="Machine-readable export of every nomenclature")
 async def export_nomenclatures(services: ServicesDep, academic_year: YearQ = None):
     data = await services.call("registry", "list_nomenclatures", academic_year=academic_year)
     return JSONResponse(data, headers={"Content-Disposition": 'attachment; filename="nomenclatoare.json"'})
 
 
-@router.post("/registry/nomenclatures/{name}/values", status_code=201,
+@persons.post("/registry/nomenclatures/{name}/values", status_code=201,
              summary="Add a value from an academic year on (central authority)")
 async def add_nomenclature_value(name: str, body: NomenclatureValueIn, services: ServicesDep):
     return await services.call("registry", "add_nomenclature_value", nomenclature=name[:40], code=body.code,
                                label=body.label, valid_from=body.valid_from)
 
 
-@router.post("/registry/nomenclatures/{name}/values/{code}/retire",
+@persons.post("/registry/nomenclatures/{name}/values/{code}/retire",
              summary="Retire a value after an academic year (it stays valid for its years)")
 async def retire_nomenclature_value(name: str, code: str, body: RetireIn, services: ServicesDep):
     return await services.call("registry", "retire_nomenclature_value", nomenclature=name[:40], code=code[:60],
                                last_valid_year=body.last_valid_year, reason=body.reason)
 
 
+router.include_router(persons)
 router.include_router(registry_enrolments.router)
 router.include_router(registry_imports.router)

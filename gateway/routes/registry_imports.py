@@ -1,4 +1,4 @@
 """Registry imports and reports (filled below)."""
 from fastapi import APIRouter
 
-router = APIRouter()
+router = APIRouter(prefix="/v1", tags=["registry"])

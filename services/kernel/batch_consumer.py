@@ -46,7 +46,7 @@ _FAILURE_PAUSE = 0.2
 
 
 class EventBatchConsumer(Entrypoint):
-    def __init__(self, queue_name: str, binding: str = "#", *, max_batch: int = 500, **kwargs):
+    def __init__(self, queue_name: str, binding: str | tuple[str, ...] = "#", *, max_batch: int = 500, **kwargs):
         self.queue_name = queue_name
         self.binding = binding
         self.max_batch = max_batch
@@ -192,7 +192,8 @@ class EventBatchConsumer(Entrypoint):
             child(EVENTS_CONSUMED, self.queue_name, envelope.type, outcome).inc()
 
 
-def event_batch_consumer(queue_name: str, binding: str = "#", *, max_batch: int = 500) -> Callable:
+def event_batch_consumer(queue_name: str, binding: str | tuple[str, ...] = "#", *,
+                         max_batch: int = 500) -> Callable:
     """Decorate `method(self, envelopes: list[Envelope])`; see the module docstring."""
     def decorator(fn: Callable) -> Callable:
         @functools.wraps(fn)

@@ -47,8 +47,14 @@ def events_exchange() -> Exchange:
     return Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
 
 
-def event_queue(name: str, binding: str = "#") -> Queue:
-    return Queue(name, exchange=events_exchange(), routing_key=binding, durable=True)
+def event_queue(name: str, binding: str | tuple[str, ...] = "#") -> Queue:
+    """A durable queue on the events exchange; `binding` may name several routing keys (a
+    consumer of two event types need not receive every event of their service)."""
+    if isinstance(binding, str):
+        return Queue(name, exchange=events_exchange(), routing_key=binding, durable=True)
+    exchange = events_exchange()
+    return Queue(name, exchange=exchange, bindings=[kombu.binding(exchange, routing_key=key) for key in binding],
+                 durable=True)
 
 
 def add_kernel_tables(metadata: MetaData) -> None:
@@ -86,6 +92,17 @@ def record_event(db: Session | Connection, metadata: MetaData, envelope: Envelop
         "created_at": time.time(), "attempts": 0})
     # read after the commit to wake the relay (a Connection's `info` outlives the transaction:
     # `Store.writing` pops it either way)
+    db.info["outbox_written"] = True
+
+
+def record_events(db: Session | Connection, metadata: MetaData, envelopes: list[Envelope]) -> None:
+    """Many envelopes in one statement (executemany), for bulk paths such as imports."""
+    if not envelopes:
+        return
+    now = time.time()
+    db.execute(_outbox(metadata).insert(), [
+        {"event_id": e.event_id, "type": e.type, "payload": orjson.dumps(e.to_dict()).decode("utf-8"),
+         "created_at": now, "attempts": 0} for e in envelopes])
     db.info["outbox_written"] = True
 
 

@@ -1,9 +1,10 @@
 """Registry service entrypoints (thin: the rules are in the modules beside this one)."""
 from __future__ import annotations
 
+from services.kernel.batch_consumer import event_batch_consumer
 from services.kernel.nameko_support import Database, RequestContext, ServiceBase, rpc
 
-from . import nomenclatures, persons
+from . import enrolments, nomenclatures, persons
 from .models import Base
 
 
@@ -90,3 +91,34 @@ class RegistryService(ServiceBase):
     def retire_nomenclature_value(self, nomenclature, code, last_valid_year, reason) -> dict:
         return self._write(nomenclatures.retire_value, nomenclature=nomenclature, code=code,
                            last_valid_year=last_valid_year, reason=reason)
+
+    # --- schooling and diplomas ---------------------------------------------------------------
+    @rpc
+    def add_enrolment(self, person_id, fields, document_ref=None, document_date=None) -> dict:
+        return self._write(enrolments.add_enrolment, person_id, fields=fields, document_ref=document_ref,
+                           document_date=document_date)
+
+    @rpc
+    def update_enrolment(self, enrolment_id, changes, reason, document_ref=None, document_date=None) -> dict:
+        return self._write(enrolments.update_enrolment, enrolment_id, changes=changes, reason=reason,
+                           document_ref=document_ref, document_date=document_date)
+
+    @rpc
+    def list_enrolments(self, person_id) -> dict:
+        return self._write(enrolments.list_enrolments, person_id)
+
+    @rpc
+    def add_diploma(self, person_id, fields) -> dict:
+        return self._write(enrolments.add_diploma, person_id, fields=fields)
+
+    @rpc
+    def list_diplomas(self, person_id) -> dict:
+        return self._write(enrolments.list_diplomas, person_id)
+
+    @event_batch_consumer(enrolments.CATALOG_QUEUE, binding=enrolments.CATALOG_EVENTS, max_batch=200)
+    def on_catalog_events(self, envelopes) -> None:
+        """The pupils' school and class per school year, from the catalog (idempotent on event_id)."""
+        with self.db.transaction() as s:
+            fresh = self.db.newly_processed(s, [e.event_id for e in envelopes], enrolments.CATALOG_QUEUE)
+            enrolments.record_catalog_events(s, lambda session, fact, **kw: self.db.emit(session, self.ctx, fact, **kw),
+                                             [e for e in envelopes if e.event_id in fresh])

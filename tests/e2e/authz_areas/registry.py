@@ -168,3 +168,87 @@ def _add_value(w, c, v):
 def _retire(w, c, v):
     return Call(w.token(c), "POST", "/v1/registry/nomenclatures/cycle/values/licenta/retire",
                 json={"last_valid_year": "2030-2031", "reason": "x"})
+
+
+# --- schooling and diplomas -------------------------------------------------------------------
+
+MATRIX.update({
+    ("POST", "/v1/registry/persons/{person_id}/enrolments"): Row(
+        only({ADM: CREATED, ADMT: CREATED, CLERK: CREATED}), variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("GET", "/v1/registry/persons/{person_id}/enrolments"): Row(
+        only({**READERS_OWN, STU: OK, STU2: OK}),
+        variants={
+            "other-tenant": {ADM: NOT_FOUND, DIR: NOT_FOUND, TCH: NOT_FOUND, TCH2: NOT_FOUND, ADMT: NOT_FOUND,
+                             CLERK: NOT_FOUND, INT: NOT_FOUND, STU: SVC_ROLE_DENIED, STU2: SVC_ROLE_DENIED},
+            "other-record": {STU: SVC_ROLE_DENIED, STU2: SVC_ROLE_DENIED}}),
+    ("PATCH", "/v1/registry/enrolments/{enrolment_id}"): Row(only(WRITERS_OWN),
+                                                             variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("POST", "/v1/registry/persons/{person_id}/diplomas"): Row(
+        only({ADM: CREATED, ADMT: CREATED, CLERK: CREATED}), variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("GET", "/v1/registry/persons/{person_id}/diplomas"): Row(
+        only({**READERS_OWN, STU: OK, STU2: OK}),
+        variants={
+            "other-tenant": {ADM: NOT_FOUND, DIR: NOT_FOUND, TCH: NOT_FOUND, TCH2: NOT_FOUND, ADMT: NOT_FOUND,
+                             CLERK: NOT_FOUND, INT: NOT_FOUND, STU: SVC_ROLE_DENIED, STU2: SVC_ROLE_DENIED},
+            "other-record": {STU: SVC_ROLE_DENIED, STU2: SVC_ROLE_DENIED}}),
+})
+
+ENROLMENT = {"academic_year": "2025-2026", "cycle": "licenta", "programme": "Informatică", "study_year": 1,
+             "form": "IF", "financing": "buget"}
+
+
+def _enrolment_of(w, token: str, person: str) -> str:
+    return w.ok("POST", f"/v1/registry/persons/{person}/enrolments", token, json=ENROLMENT)["id"]
+
+
+def _prepare_schooling(w) -> None:
+    w.ids["B.reg_enrolment"] = _enrolment_of(w, w.admin("B"), w.ids["B.reg_person"])
+
+
+PREPARE.append(_prepare_schooling)
+
+
+def _person_path(w, c, v, suffix: str) -> str:
+    ids = w.ids
+    if c == CLERK:
+        person = ids["A.student_person"] if v == "other-tenant" else ids["U.person"]
+    else:
+        mine, other = (("A.student2_person", "A.student_person") if c == STU2
+                       else ("A.student_person", "A.student2_person"))
+        person = ids[{"own": mine, "other-record": other, "other-tenant": "B.student_person"}[v]]
+    return f"/v1/registry/persons/{person}/{suffix}"
+
+
+@route("POST", "/v1/registry/persons/{person_id}/enrolments")
+def _add_enrolment(w, c, v):
+    person = _fresh_person(w, c, v) if c in (ADM, ADMT, CLERK) else w.ids["A.student_person"]
+    return Call(w.token(c), "POST", f"/v1/registry/persons/{person}/enrolments", json=ENROLMENT)
+
+
+@route("GET", "/v1/registry/persons/{person_id}/enrolments")
+def _list_enrolments(w, c, v):
+    return Call(w.token(c), "GET", _person_path(w, c, v, "enrolments"))
+
+
+@route("PATCH", "/v1/registry/enrolments/{enrolment_id}")
+def _patch_enrolment(w, c, v):
+    if c in (ADM, ADMT, CLERK) and v != "other-tenant":
+        enrolment = _enrolment_of(w, _home_token(w, c), _fresh_person(w, c, v))
+    else:
+        enrolment = w.ids["B.reg_enrolment"]
+    return Call(w.token(c), "PATCH", f"/v1/registry/enrolments/{enrolment}",
+                json={"changes": {"study_year": 2}, "reason": "promovat"})
+
+
+@route("POST", "/v1/registry/persons/{person_id}/diplomas")
+def _add_diploma(w, c, v):
+    from tests.e2e.authz import unique
+    person = _fresh_person(w, c, v) if c in (ADM, ADMT, CLERK) else w.ids["A.student_person"]
+    return Call(w.token(c), "POST", f"/v1/registry/persons/{person}/diplomas", json={
+        "cycle": "licenta", "diploma_type": "diploma_licenta", "series": "L", "number": unique("n")[:20],
+        "issued_on": "2026-07-10", "issuer": "Universitatea din București"})
+
+
+@route("GET", "/v1/registry/persons/{person_id}/diplomas")
+def _list_diplomas(w, c, v):
+    return Call(w.token(c), "GET", _person_path(w, c, v, "diplomas"))
