@@ -128,6 +128,19 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/registry/persons/{person_id}/diplomas"): allow(
         Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
         scope="registry:read"),
+    ("POST", "/v1/registry/imports"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/imports/{job_id}"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/imports/{job_id}/problems.csv"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("POST", "/v1/registry/batch"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/templates/{section}.csv"): PUBLIC,
+    ("GET", "/v1/registry/schemas/import.xsd"): PUBLIC,
+    ("GET", "/v1/registry/schemas/batch.schema.json"): PUBLIC,
+    ("GET", "/v1/registry/reports/counts"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/reports/late-changes"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/reports/double-financing"): allow(Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/reports/diploma-readiness"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/reports/statistics"): allow(Role.CENTRAL_AUTHORITY, Role.STATISTICS_VIEWER),
+    ("POST", "/v1/registry/exports/enrolled"): allow(Role.CENTRAL_AUTHORITY),
     # --- end of registry ---
     # --- documents: year-end catalog, report cards, verification ---
     # --- end of documents ---

@@ -28,8 +28,10 @@ class FileProblem(Exception):
 
 
 def _not_utf8(chunk: bytes, exc: UnicodeDecodeError) -> FileProblem:
-    bad = chunk[exc.start:exc.start + 8]
-    if any(b in _CP1250_ROMANIAN for b in bad):
+    if chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return FileProblem("the file is UTF-16 (Excel's «Unicode text»); save it as «CSV UTF-8» and import it again")
+    bad = chunk[exc.start:exc.start + 1]
+    if bad and bad[0] in _CP1250_ROMANIAN:
         return FileProblem("the file is not UTF-8: it looks like Windows-1250 (ANSI), where „ș” is the byte 0xBA; "
                            "save it from Excel as «CSV UTF-8 (delimitat prin virgulă)» and import it again")
     return FileProblem(f"the file is not valid UTF-8 (byte 0x{bad[:1].hex()} cannot be decoded); save it as UTF-8")

@@ -1,17 +1,51 @@
 """Registry service entrypoints (thin: the rules are in the modules beside this one)."""
 from __future__ import annotations
 
-from services.kernel.batch_consumer import event_batch_consumer
-from services.kernel.nameko_support import Database, RequestContext, ServiceBase, rpc
+import base64
 
-from . import enrolments, nomenclatures, persons
+from nameko.extensions import DependencyProvider
+
+from services.kernel.batch_consumer import event_batch_consumer
+from services.kernel.nameko_support import CallContext, Database, RequestContext, ServiceBase, rpc
+
+from . import enrolments, imports, nomenclatures, persons, reports
 from .models import Base
+
+
+class ImportRunner(DependencyProvider):
+    """Runs import jobs in background greenthreads of this container (and resumes, at start,
+    the jobs a stopped replica left queued or running)."""
+
+    def _store(self):
+        # the container's own (bound, set up) Database, not the class-level declaration
+        database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        return database.get_dependency(None)
+
+    def start(self):
+        store = self._store()
+        with store.reading() as s:
+            pending = imports.resumable_jobs(s)
+        for job_id in pending:
+            self.spawn(job_id)
+
+    def spawn(self, job_id: str) -> None:
+        store = self._store()
+        self.container.spawn_managed_thread(lambda: imports.run_job(store, _job_context, job_id),
+                                            identifier=f"import.{job_id}")
+
+    def get_dependency(self, worker_ctx):
+        return self.spawn
+
+
+def _job_context(principal, job_id: str) -> CallContext:
+    return CallContext(correlation_id=job_id, token=None, verifier=None, _principal=principal, _checked=True)
 
 
 class RegistryService(ServiceBase):
     name = "registry"
     db = Database("registry", Base.metadata)
     ctx = RequestContext("registry")
+    run_import = ImportRunner()
 
     def _write(self, fn, *args, **kwargs):
         with self.db.transaction() as s:
@@ -122,3 +156,63 @@ class RegistryService(ServiceBase):
             fresh = self.db.newly_processed(s, [e.event_id for e in envelopes], enrolments.CATALOG_QUEUE)
             enrolments.record_catalog_events(s, lambda session, fact, **kw: self.db.emit(session, self.ctx, fact, **kw),
                                              [e for e in envelopes if e.event_id in fresh])
+
+    # --- imports and the batch web service ---------------------------------------------------
+    @rpc
+    def start_import(self, format, mode) -> dict:  # noqa: A002 - the API's word
+        return self._write(imports.start_import, fmt=format, mode=mode)
+
+    @rpc
+    def add_import_chunk(self, job_id, seq, data) -> dict:
+        with self.db.transaction() as s:
+            return imports.add_chunk(s, self.ctx.require_principal(), job_id, seq=seq, body=base64.b64decode(data))
+
+    @rpc
+    def finish_import(self, job_id) -> dict:
+        job = self._write(imports.finish_upload, job_id)
+        self.run_import(job_id)
+        return job
+
+    @rpc
+    def get_import_job(self, job_id) -> dict:
+        return self._read(imports.get_job, job_id)
+
+    @rpc
+    def list_import_problems(self, job_id, after=0, limit=1000) -> dict:
+        return self._read(imports.list_problems, job_id, after_row=after, limit=limit)
+
+    @rpc
+    def batch_upsert(self, mode, rows) -> dict:
+        return imports.batch_upsert(self.db, self.ctx, self.ctx.require_principal(), mode=mode, rows=rows)
+
+    @rpc
+    def import_layouts(self) -> dict:
+        from . import templates
+        return {"sections": {k: list(v) for k, v in templates.SECTION_COLUMNS.items()}, "xsd": templates.xsd(),
+                "json_schema": templates.json_schema()}
+
+    # --- reports ---------------------------------------------------------------------------------
+    @rpc
+    def report_counts(self, academic_year) -> dict:
+        return self._read(reports.counts, academic_year=academic_year)
+
+    @rpc
+    def report_late_changes(self, limit=200, offset=0) -> dict:
+        return self._read(reports.late_changes, limit=limit, offset=offset)
+
+    @rpc
+    def report_double_financing(self, academic_year) -> dict:
+        return self._read(reports.double_financing, academic_year=academic_year)
+
+    @rpc
+    def report_diploma_readiness(self, academic_year) -> dict:
+        return self._read(reports.diploma_readiness, academic_year=academic_year)
+
+    @rpc
+    def export_enrolled(self, body, purpose, academic_year, limit=1000, offset=0) -> dict:
+        return self._write(reports.scoped_export, body=body, purpose=purpose, academic_year=academic_year,
+                           limit=limit, offset=offset)
+
+    @rpc
+    def report_statistics(self, academic_year) -> dict:
+        return self._read(reports.statistics, academic_year=academic_year)

@@ -8,7 +8,7 @@ other caller reaches them.
 """
 from __future__ import annotations
 
-from tests.e2e.authz import (ADM, ADMT, CLERK, CREATED, DIR, INT, MATRIX, NOT_FOUND, OK, OP, PREPARE, PUBLIC_ROW,
+from tests.e2e.authz import (ACCEPTED, ADM, ADMT, CLERK, CREATED, DIR, INT, MATRIX, NOT_FOUND, OK, OP, PREPARE, PUBLIC_ROW,
                              STU, STU2, SVC_ROLE_DENIED, TCH, TCH2, Call, Row, only, person_body, route)
 
 NO_DELETE = (403, "forbidden", "nothing is ever deleted")
@@ -252,3 +252,118 @@ def _add_diploma(w, c, v):
 @route("GET", "/v1/registry/persons/{person_id}/diplomas")
 def _list_diplomas(w, c, v):
     return Call(w.token(c), "GET", _person_path(w, c, v, "diplomas"))
+
+
+# --- imports, the batch web service, templates and schemas --------------------------------------
+
+MATRIX.update({
+    ("POST", "/v1/registry/imports"): Row(only({ADM: ACCEPTED, ADMT: ACCEPTED, CLERK: ACCEPTED})),
+    ("GET", "/v1/registry/imports/{job_id}"): Row(only(WRITERS_OWN), variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("GET", "/v1/registry/imports/{job_id}/problems.csv"): Row(only(WRITERS_OWN),
+                                                               variants={"other-tenant": OTHER_TENANT_WRITERS}),
+    ("POST", "/v1/registry/batch"): Row(only(WRITERS_OWN)),
+    ("GET", "/v1/registry/templates/{section}.csv"): Row(PUBLIC_ROW),
+    ("GET", "/v1/registry/schemas/import.xsd"): Row(PUBLIC_ROW),
+    ("GET", "/v1/registry/schemas/batch.schema.json"): Row(PUBLIC_ROW),
+})
+
+
+def _csv_file() -> bytes:
+    from tests.e2e.authz import unique
+    body = person_body()
+    return (f"external_id,cnp,last_name_at_birth,last_name,first_name,citizenship\r\n"
+            f"{unique('imp')},{body['cnp']},Ionescu,Ionescu,Ana,RO\r\n").encode()
+
+
+def _prepare_imports(w) -> None:
+    r = w.call("POST", "/v1/registry/imports", w.admin("B"), params={"format": "csv", "mode": "validate"},
+               content=_csv_file())
+    assert r.status_code == 202, r.text
+    w.ids["B.reg_import"] = r.json()["id"]
+    for tenant, token in (("A", w.admin("A")), ("U", w.people[CLERK].token)):
+        r = w.call("POST", "/v1/registry/imports", token, params={"format": "csv", "mode": "validate"},
+                   content=_csv_file())
+        w.ids[f"{tenant}.reg_import"] = r.json()["id"]
+
+
+PREPARE.append(_prepare_imports)
+
+
+@route("POST", "/v1/registry/imports")
+def _import(w, c, v):
+    call = Call(w.token(c), "POST", "/v1/registry/imports", params={"format": "csv", "mode": "validate"})
+    return _with_content(call, _csv_file())
+
+
+def _with_content(call: Call, content: bytes) -> Call:
+    # the matrix sends `data`/`json`; a raw body goes through `data` as bytes
+    call.data = content  # type: ignore[assignment]
+    return call
+
+
+def _job_for(w, c, v) -> str:
+    if v == "other-tenant":
+        return w.ids["B.reg_import"]
+    return w.ids["U.reg_import" if c == CLERK else "A.reg_import"]
+
+
+@route("GET", "/v1/registry/imports/{job_id}")
+def _get_import(w, c, v):
+    return Call(w.token(c), "GET", f"/v1/registry/imports/{_job_for(w, c, v)}")
+
+
+@route("GET", "/v1/registry/imports/{job_id}/problems.csv")
+def _import_problems(w, c, v):
+    return Call(w.token(c), "GET", f"/v1/registry/imports/{_job_for(w, c, v)}/problems.csv")
+
+
+@route("POST", "/v1/registry/batch")
+def _batch(w, c, v):
+    return Call(w.token(c), "POST", "/v1/registry/batch",
+                json={"mode": "validate", "rows": [{"external_id": "x", "last_name": "Pop"}]})
+
+
+@route("GET", "/v1/registry/templates/{section}.csv")
+def _template(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/templates/personal.csv")
+
+
+@route("GET", "/v1/registry/schemas/import.xsd")
+def _xsd(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/schemas/import.xsd")
+
+
+@route("GET", "/v1/registry/schemas/batch.schema.json")
+def _json_schema(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/schemas/batch.schema.json")
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+STAT_ONLY = {"statistics_viewer": OK}
+MATRIX.update({
+    ("GET", "/v1/registry/reports/counts"): Row(only(WRITERS_OWN)),
+    ("GET", "/v1/registry/reports/late-changes"): Row(only(WRITERS_OWN)),
+    ("GET", "/v1/registry/reports/double-financing"): Row(CENTRAL_ONLY),
+    ("GET", "/v1/registry/reports/diploma-readiness"): Row(only(WRITERS_OWN)),
+    # aggregates of the viewer's own institution only, no person in them
+    ("GET", "/v1/registry/reports/statistics"): Row(only(STAT_ONLY),
+                                                    hidden={"statistics_viewer": ("A.student_person",)}),
+    ("POST", "/v1/registry/exports/enrolled"): Row(CENTRAL_ONLY),
+})
+
+for _path in ("counts", "double-financing", "diploma-readiness", "statistics"):
+    route("GET", f"/v1/registry/reports/{_path}")(
+        lambda w, c, v, p=_path: Call(w.token(c), "GET", f"/v1/registry/reports/{p}",
+                                      params={"academic_year": "2025-2026"}))
+
+
+@route("GET", "/v1/registry/reports/late-changes")
+def _late(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/reports/late-changes")
+
+
+@route("POST", "/v1/registry/exports/enrolled")
+def _export_enrolled(w, c, v):
+    return Call(w.token(c), "POST", "/v1/registry/exports/enrolled",
+                json={"body": "transport", "purpose": "reduceri de transport", "academic_year": "2025-2026"})
