@@ -155,4 +155,7 @@ def _enrolled(api: Api, user: dict) -> str:
 
 
 # --- the areas' demo data, in the order they depend on each other ---
+from deploy.local import demo_registry  # noqa: E402
+
+DEMO_AREAS.append(demo_registry)
 # --- end of the areas' demo data ---

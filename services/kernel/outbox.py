@@ -101,9 +101,18 @@ def record_events(db: Session | Connection, metadata: MetaData, envelopes: list[
         return
     now = time.time()
     db.execute(_outbox(metadata).insert(), [
-        {"event_id": e.event_id, "type": e.type, "payload": orjson.dumps(e.to_dict()).decode("utf-8"),
+        {"event_id": e.event_id, "type": e.type, "payload": orjson.dumps(_shallow(e)).decode("utf-8"),
          "created_at": now, "attempts": 0} for e in envelopes])
     db.info["outbox_written"] = True
+
+
+def _shallow(e: Envelope) -> dict:
+    """`Envelope.to_dict()` without `dataclasses.asdict`'s deep copy of the data (it is
+    serialised at once): a third of a bulk import's time went there."""
+    return {"type": e.type, "tenant_id": e.tenant_id, "actor": {"id": e.actor.id, "role": e.actor.role},
+            "entity": {"type": e.entity.type, "id": e.entity.id}, "data": e.data,
+            "correlation_id": e.correlation_id, "reason": e.reason, "version": e.version,
+            "event_id": e.event_id, "occurred_at": e.occurred_at}
 
 
 def newly_processed(session: Session, metadata: MetaData, event_ids: list[str], consumer: str) -> set[str]:

@@ -147,9 +147,16 @@ def current_academic_year(today: date) -> str:
     return f"{first}-{first + 1}"
 
 
+_SPACES_RE = re.compile(r"\s{2,}|[\t\n\r\f\v]")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _text(value: Any) -> str:
-    text = unicodedata.normalize("NFC", str(value)).translate(_CEDILLA_TO_COMMA).strip()
-    return re.sub(r"\s+", " ", text)
+    text = str(value)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text).translate(_CEDILLA_TO_COMMA)
+    text = text.strip()
+    return _SPACES_RE.sub(" ", text) if _SPACES_RE.search(text) else text
 
 
 def clean_value(spec: Field, raw: Any, year: str, allowed: Allowed) -> tuple[Any, str | None]:
@@ -180,7 +187,7 @@ def clean_value(spec: Field, raw: Any, year: str, allowed: Allowed) -> tuple[Any
             return None, f"must be between {spec.low:g} and {spec.high:g}"
         return (int(number) if kind == "int" else str(number.quantize(Decimal("0.01")))), None
     text = _text(raw)
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
+    if _CONTROL_RE.search(text):
         return None, "contains control characters"
     if len(text) > spec.max_len:
         return None, f"is longer than {spec.max_len} characters"
@@ -211,17 +218,34 @@ def clean_value(spec: Field, raw: Any, year: str, allowed: Allowed) -> tuple[Any
     return text, None
 
 
+_KEYS: dict[int, frozenset] = {}
+
+
+def _keys(specs) -> frozenset:
+    keys = _KEYS.get(id(specs))
+    if keys is None:
+        keys = _KEYS[id(specs)] = frozenset(s.key for s in specs)
+    return keys
+
+
 def validate_section(specs, data: dict, year: str, allowed: Allowed, *, prefix: str = "",
                      partial: bool = False) -> tuple[dict, list[dict]]:
     """Clean `data` against `specs`; `partial` (a change) checks only the keys given."""
-    known = {s.key: s for s in specs}
+    known = _keys(specs)
     problems = [{"field": f"{prefix}{k}", "message": "is not a field of this section"}
                 for k in data if k not in known]
     clean: dict = {}
     for spec in specs:
-        if partial and spec.key not in data:
+        raw = data.get(spec.key)
+        if raw is None or raw == "":  # the common case in wide templates: nothing to clean
+            if partial and spec.key not in data:
+                continue
+            if spec.required:
+                problems.append({"field": f"{prefix}{spec.key}", "message": f"{spec.label or spec.key} is required"})
+            else:
+                clean[spec.key] = None
             continue
-        value, problem = clean_value(spec, data.get(spec.key), year, allowed)
+        value, problem = clean_value(spec, raw, year, allowed)
         if problem:
             problems.append({"field": f"{prefix}{spec.key}", "message": f"{spec.label or spec.key} {problem}"})
         elif value is None and spec.required:

@@ -215,11 +215,12 @@ class RowProcessor:
             link_rows.append({"id": _uuid(), "person_id": pid, "tenant_id": tenant, "external_id": ext,
                               "created_at": time.time()})
             version_rows.append(self._version("person", pid, pid, 1, _snapshot_of(row), "import", today))
+            fact = {"fact": "person_imported", "entity_type": "person", "entity_id": pid,
+                    "after": {"id": pid, "matriculation_code": row["matriculation_code"], "external_id": ext,
+                              "status": "active"}}
             if enrol_clean:
-                enrol_items.append((pid, enrol_clean))
-            facts.append({"fact": "person_imported", "entity_type": "person", "entity_id": pid,
-                          "after": {"id": pid, "matriculation_code": row["matriculation_code"], "external_id": ext,
-                                    "status": "active"}})
+                enrol_items.append((pid, enrol_clean, fact["after"]))
+            facts.append(fact)
         # rows of persons already linked (or created above): changes, and their enrolments
         for number, ext, sections, enrolment in existing_rows:
             pid = linked.get(ext) or (created.get(ext) or {}).get("id")
@@ -255,7 +256,7 @@ class RowProcessor:
                               "after": person_dict(person), "before": before, "reason": "import"})
             if enrol_clean:
                 if write and pid:
-                    enrol_items.append((pid, enrol_clean))
+                    enrol_items.append((pid, enrol_clean, None))
                 elif not write:
                     touched = True
             if touched:
@@ -264,23 +265,25 @@ class RowProcessor:
                 tally.unchanged += 1
         if write:
             if person_rows:
-                session.execute(insert(Person), person_rows)
-                session.execute(insert(PersonLink), link_rows)
+                session.execute(Person.__table__.insert(), person_rows)
+                session.execute(PersonLink.__table__.insert(), link_rows)
             self._write_enrolments(session, enrol_items, version_rows, facts, tally)
             if version_rows:
-                session.execute(insert(RecordVersion), version_rows)
+                session.execute(RecordVersion.__table__.insert(), version_rows)
             self.emit_many(session, facts)
 
     def _write_enrolments(self, session, items, version_rows, facts, tally) -> None:
         if not items:
             return
         tenant, today = self.principal.tenant_id, date.today()
-        exts = {e["external_id"] for _pid, e in items}
+        exts = {e["external_id"] for _pid, e, _carrier in items}
         existing = {e.external_id: e for e in session.scalars(select(Enrolment).where(
             Enrolment.tenant_id == tenant, Enrolment.external_id.in_(exts)))}
         rows = []
-        for pid, data in items:
+        for pid, data, carrier in items:
             row = existing.get(data["external_id"])
+            if row is _SEEN:
+                continue
             if row is not None:
                 if row.data != data and row.person_id == pid:
                     enrolment_rules._change(session, lambda s, fact, **kw: facts.append(
@@ -288,7 +291,7 @@ class RowProcessor:
                         date.today() if data.get("end_situation") != row.data.get("end_situation") else None)
                 continue
             eid = _uuid()
-            existing[data["external_id"]] = Enrolment(id=eid, person_id=pid, data=data)  # a repeat in this batch
+            existing[data["external_id"]] = _SEEN  # a repeat of this enrolment later in the batch: skipped
             rows.append({"id": eid, "person_id": pid, "tenant_id": tenant, "kind": "university",
                          "academic_year": data["academic_year"], "cycle": data["cycle"],
                          "programme": data.get("programme"), "financing": data.get("financing"),
@@ -296,10 +299,13 @@ class RowProcessor:
                          "active": True, "external_id": data["external_id"], "class_id": None, "data": data,
                          "version": 1, "created_at": time.time()})
             version_rows.append(self._version("enrolment", eid, pid, 1, data, "import", today))
-            facts.append({"fact": "enrolment_recorded", "entity_type": "enrolment", "entity_id": eid,
-                          "after": {"id": eid, "person_id": pid, **data}})
+            if carrier is not None:  # a new person's row: its event carries the enrolment
+                carrier["enrolment"] = {"id": eid, **data}
+            else:
+                facts.append({"fact": "enrolment_recorded", "entity_type": "enrolment", "entity_id": eid,
+                              "after": {"id": eid, "person_id": pid, **data}})
         if rows:
-            session.execute(insert(Enrolment), rows)
+            session.execute(Enrolment.__table__.insert(), rows)
 
     def _enrolment(self, tally: Tally, number: int, ext: str, enrolment: dict):
         """The row's enrolment cleaned (None: the row has none; False: it is invalid, reported)."""
@@ -329,6 +335,9 @@ class RowProcessor:
         tally.errors += 1
         tally.problems.extend({"row": number, "field": p["field"][:80], "message": p["message"][:500]}
                               for p in problems)
+
+
+_SEEN = object()
 
 
 def _uuid() -> str:

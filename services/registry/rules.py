@@ -75,7 +75,12 @@ def new_matriculation_code() -> str:
     """Random (60 bits), so it reveals nothing about the person; unique by constraint; ends with
     Crockford's mod-37 check symbol, which catches every single mistyped character and every
     swap of two adjacent characters (see `mod37_check`)."""
-    body = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_BODY_LEN))
+    value = int.from_bytes(secrets.token_bytes(8), "big") >> 4  # 60 random bits: 12 base-32 digits
+    digits = []
+    for _ in range(_BODY_LEN):
+        value, digit = divmod(value, 32)
+        digits.append(_CODE_ALPHABET[digit])
+    body = "".join(digits)
     return f"{CODE_PREFIX}{CODE_V2_MARKER}{body}{mod37_check(body)}"
 
 
