@@ -141,6 +141,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/registry/reports/diploma-readiness"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY),
     ("GET", "/v1/registry/reports/statistics"): allow(Role.CENTRAL_AUTHORITY, Role.STATISTICS_VIEWER),
     ("POST", "/v1/registry/exports/enrolled"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/account-requests"): allow(Role.SCHOOL_ADMIN),
+    ("GET", "/v1/registry/account-requests"): allow(Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY, Role.OPERATOR),
+    ("POST", "/v1/registry/account-requests/{request_id}/approve"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/account-requests/{request_id}/reject"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/account-requests/{request_id}/create-account"): allow(Role.OPERATOR),
     # --- end of registry ---
     # --- documents: year-end catalog, report cards, verification ---
     # --- end of documents ---

@@ -126,3 +126,16 @@ class ScopedExportIn(Body):
     body: Literal["transport"] = Field(description="the authorised external body the export is for")
     purpose: str = Field(min_length=1, max_length=300, examples=["reduceri transport HG 42/2017"])
     academic_year: str = Year
+
+
+class AccountRequestIn(Body):
+    email: str = Field(min_length=3, max_length=254)
+    full_name: str = Field(min_length=1, max_length=200)
+    role: Literal["registry_clerk"] = "registry_clerk"
+    reason: str = Reason
+
+
+class AccountCreationIn(Body):
+    password: str | None = Field(None, min_length=1, max_length=1024,
+                                 description="a first password; without one the holder sets it by e-mail "
+                                             "(POST /v1/auth/password/forgot)")

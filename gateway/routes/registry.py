@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from services.kernel.errors import Forbidden
 
 from ..deps import ServicesDep
-from ..registry_schemas import (CorrectionIn, NomenclatureValueIn, PersonChangeIn, RegistryPersonIn, RetireIn,
+from ..registry_schemas import (AccountCreationIn, AccountRequestIn, CorrectionIn, NomenclatureValueIn, PersonChangeIn, RegistryPersonIn, RetireIn,
                                 StatusIn)
 from . import registry_enrolments, registry_imports
 
@@ -164,6 +164,45 @@ async def add_nomenclature_value(name: str, body: NomenclatureValueIn, services:
 async def retire_nomenclature_value(name: str, code: str, body: RetireIn, services: ServicesDep):
     return await services.call("registry", "retire_nomenclature_value", nomenclature=name[:40], code=code[:60],
                                last_valid_year=body.last_valid_year, reason=body.reason)
+
+
+# --- account requests (REG-9) ---------------------------------------------------------------------
+
+@persons.post("/registry/account-requests", status_code=201,
+              summary="Request a registry account for your institution (approved by the central authority)")
+async def request_account(body: AccountRequestIn, services: ServicesDep):
+    return await services.call("registry", "request_account", email=body.email, full_name=body.full_name,
+                               role=body.role, reason=body.reason)
+
+
+@persons.get("/registry/account-requests", summary="Account requests: your institution's, or all")
+async def list_account_requests(services: ServicesDep, status: Annotated[str | None, Query(max_length=20)] = None,
+                                limit: Limit = 50, offset: Offset = 0):
+    return await services.call("registry", "list_account_requests", status=status, limit=limit, offset=offset)
+
+
+@persons.post("/registry/account-requests/{request_id}/approve", summary="Approve an account request (central "
+                                                                         "authority)")
+async def approve_account_request(request_id: UUID, services: ServicesDep):
+    return await services.call("registry", "decide_account_request", request_id=str(request_id), approve=True)
+
+
+@persons.post("/registry/account-requests/{request_id}/reject", summary="Reject an account request")
+async def reject_account_request(request_id: UUID, services: ServicesDep):
+    return await services.call("registry", "decide_account_request", request_id=str(request_id), approve=False)
+
+
+@persons.post("/registry/account-requests/{request_id}/create-account", status_code=201,
+              summary="Create the approved account (the platform's administrator)",
+              description="The account is created in auth with the operator's own token, in the requesting "
+                          "institution, then recorded on the request.")
+async def create_requested_account(request_id: UUID, body: AccountCreationIn, services: ServicesDep):
+    request = await services.call("registry", "approved_account_request", request_id=str(request_id))
+    user = await services.call("auth", "create_user", email=request["email"], full_name=request["full_name"],
+                               role=request["role"], password=body.password, tenant_id=request["tenant_id"])
+    done = await services.call("registry", "account_request_fulfilled", request_id=str(request_id),
+                               user_id=user["id"])
+    return {"request": done, "account": user}
 
 
 router.include_router(persons)

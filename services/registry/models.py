@@ -193,3 +193,20 @@ class ImportProblem(Base):
     row: Mapped[int] = mapped_column(Integer, nullable=False)
     field: Mapped[str] = mapped_column(String(80), nullable=False)
     message: Mapped[str] = mapped_column(String(500), nullable=False)
+
+
+class AccountRequest(Base):
+    """REG-9: registry accounts are created by the administrator on a request approved by the
+    central authority (art. 7 c)."""
+    __tablename__ = "account_requests"
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    full_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(40), nullable=False)
+    reason: Mapped[str] = mapped_column(String(500), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    requested_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[float] = created_column()

@@ -8,7 +8,7 @@ from nameko.extensions import DependencyProvider
 from services.kernel.batch_consumer import event_batch_consumer
 from services.kernel.nameko_support import CallContext, Database, RequestContext, ServiceBase, rpc
 
-from . import enrolments, imports, nomenclatures, persons, reports
+from . import accounts, enrolments, imports, nomenclatures, persons, reports
 from .models import Base
 
 
@@ -216,3 +216,24 @@ class RegistryService(ServiceBase):
     @rpc
     def report_statistics(self, academic_year) -> dict:
         return self._read(reports.statistics, academic_year=academic_year)
+
+    # --- account requests (REG-9) ------------------------------------------------------------------
+    @rpc
+    def request_account(self, email, full_name, role, reason) -> dict:
+        return self._write(accounts.create_request, email=email, full_name=full_name, role=role, reason=reason)
+
+    @rpc
+    def list_account_requests(self, status=None, limit=50, offset=0) -> dict:
+        return self._read(accounts.list_requests, status=status, limit=limit, offset=offset)
+
+    @rpc
+    def decide_account_request(self, request_id, approve) -> dict:
+        return self._write(accounts.decide, request_id, approve=approve)
+
+    @rpc
+    def approved_account_request(self, request_id) -> dict:
+        return self._read(accounts.approved, request_id)
+
+    @rpc
+    def account_request_fulfilled(self, request_id, user_id) -> dict:
+        return self._write(accounts.mark_created, request_id, user_id=user_id)

@@ -367,3 +367,60 @@ def _late(w, c, v):
 def _export_enrolled(w, c, v):
     return Call(w.token(c), "POST", "/v1/registry/exports/enrolled",
                 json={"body": "transport", "purpose": "reduceri de transport", "academic_year": "2025-2026"})
+
+
+# --- account requests --------------------------------------------------------------------------------
+
+MATRIX.update({
+    ("POST", "/v1/registry/account-requests"): Row(only({ADM: CREATED, ADMT: CREATED})),
+    ("GET", "/v1/registry/account-requests"): Row(only({ADM: OK, ADMT: OK, OP: OK})),
+    ("POST", "/v1/registry/account-requests/{request_id}/approve"): Row(CENTRAL_ONLY),
+    ("POST", "/v1/registry/account-requests/{request_id}/reject"): Row(CENTRAL_ONLY),
+    # the operator creates the account once the central authority approved the request
+    ("POST", "/v1/registry/account-requests/{request_id}/create-account"): Row(only({OP: CREATED})),
+})
+
+
+def _account_request(w, token: str) -> str:
+    from tests.e2e.authz import new_email
+    return w.ok("POST", "/v1/registry/account-requests", token, json={
+        "email": new_email("secretar"), "full_name": "Secretar Nou", "reason": "secretariat nou"})["id"]
+
+
+def _prepare_accounts(w) -> None:
+    from tests.e2e.authz import new_email, new_password
+    w.ids["B.reg_account_request"] = _account_request(w, w.admin("B"))
+    email, password = new_email("autoritate"), new_password()
+    w.ok("POST", "/v1/users", w.token(OP), json={"email": email, "full_name": "Ministerul Educației",
+                                                 "role": "central_authority", "password": password,
+                                                 "tenant_id": "platform"})
+    w.ids["central_token"] = w.p.sign_in(email, password)["access_token"]
+
+
+PREPARE.append(_prepare_accounts)
+
+
+@route("POST", "/v1/registry/account-requests")
+def _request_account(w, c, v):
+    from tests.e2e.authz import new_email
+    return Call(w.token(c), "POST", "/v1/registry/account-requests",
+                json={"email": new_email("secretar"), "full_name": "Secretar Nou", "reason": "secretariat nou"})
+
+
+@route("GET", "/v1/registry/account-requests")
+def _account_requests(w, c, v):
+    return Call(w.token(c), "GET", "/v1/registry/account-requests", params={"limit": 200})
+
+
+for _decision in ("approve", "reject"):
+    route("POST", f"/v1/registry/account-requests/{{request_id}}/{_decision}")(
+        lambda w, c, v, d=_decision: Call(w.token(c), "POST",
+                                          f"/v1/registry/account-requests/{w.ids['B.reg_account_request']}/{d}"))
+
+
+@route("POST", "/v1/registry/account-requests/{request_id}/create-account")
+def _create_account(w, c, v):
+    request = _account_request(w, w.admin("A"))
+    if c == OP:
+        w.ok("POST", f"/v1/registry/account-requests/{request}/approve", w.ids["central_token"])
+    return Call(w.token(c), "POST", f"/v1/registry/account-requests/{request}/create-account", json={})
