@@ -218,40 +218,42 @@ def clean_value(spec: Field, raw: Any, year: str, allowed: Allowed) -> tuple[Any
     return text, None
 
 
-_KEYS: dict[int, frozenset] = {}
+_INDEX: dict[int, tuple[dict, tuple]] = {}
 
 
-def _keys(specs) -> frozenset:
-    keys = _KEYS.get(id(specs))
-    if keys is None:
-        keys = _KEYS[id(specs)] = frozenset(s.key for s in specs)
-    return keys
+def _index(specs) -> tuple[dict, tuple]:
+    """(key → spec, the required specs) of a section, computed once."""
+    found = _INDEX.get(id(specs))
+    if found is None:
+        found = _INDEX[id(specs)] = ({s.key: s for s in specs}, tuple(s for s in specs if s.required))
+    return found
 
 
 def validate_section(specs, data: dict, year: str, allowed: Allowed, *, prefix: str = "",
                      partial: bool = False) -> tuple[dict, list[dict]]:
-    """Clean `data` against `specs`; `partial` (a change) checks only the keys given."""
-    known = _keys(specs)
-    problems = [{"field": f"{prefix}{k}", "message": "is not a field of this section"}
-                for k in data if k not in known]
+    """Clean the values given in `data` against `specs`; every problem at once. Without
+    `partial` (a new record) the required fields must be there; with it (a change) only the
+    keys given are checked. Only the keys given appear in the result."""
+    index, required = _index(specs)
+    problems: list[dict] = []
     clean: dict = {}
-    for spec in specs:
-        raw = data.get(spec.key)
-        if raw is None or raw == "":  # the common case in wide templates: nothing to clean
-            if partial and spec.key not in data:
-                continue
-            if spec.required:
-                problems.append({"field": f"{prefix}{spec.key}", "message": f"{spec.label or spec.key} is required"})
-            else:
-                clean[spec.key] = None
+    for key, raw in data.items():
+        spec = index.get(key)
+        if spec is None:
+            problems.append({"field": f"{prefix}{key}", "message": "is not a field of this section"})
+            continue
+        if raw is None or raw == "":
+            clean[key] = None
             continue
         value, problem = clean_value(spec, raw, year, allowed)
         if problem:
-            problems.append({"field": f"{prefix}{spec.key}", "message": f"{spec.label or spec.key} {problem}"})
-        elif value is None and spec.required:
-            problems.append({"field": f"{prefix}{spec.key}", "message": f"{spec.label or spec.key} is required"})
+            problems.append({"field": f"{prefix}{key}", "message": f"{spec.label or key} {problem}"})
         else:
-            clean[spec.key] = value
+            clean[key] = value
+    for spec in required:
+        if clean.get(spec.key) is None and (not partial or spec.key in data) and not any(
+                p["field"] == f"{prefix}{spec.key}" for p in problems):
+            problems.append({"field": f"{prefix}{spec.key}", "message": f"{spec.label or spec.key} is required"})
     return clean, problems
 
 
