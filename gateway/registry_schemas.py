@@ -136,6 +136,6 @@ class AccountRequestIn(Body):
 
 
 class AccountCreationIn(Body):
-    password: str | None = Field(None, min_length=1, max_length=1024,
-                                 description="a first password; without one the holder sets it by e-mail "
-                                             "(POST /v1/auth/password/forgot)")
+    password: str = Field(min_length=1, max_length=1024,
+                          description="a first password, given to the holder (who must enrol a second factor "
+                                      "at the first sign-in)")

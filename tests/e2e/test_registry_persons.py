@@ -219,7 +219,8 @@ def test_registry_accounts_are_created_by_the_administrator_on_an_approved_reque
         "email": address, "full_name": "Elena Secretar", "reason": "secretariatul facultății de litere"})
     operator = platform.token("operator")
     with platform.client(operator) as op:
-        r = op.post(f"/v1/registry/account-requests/{request['id']}/create-account", json={})
+        r = op.post(f"/v1/registry/account-requests/{request['id']}/create-account",
+                    json={"password": "o-parola-lunga-de-secretar"})
         assert r.status_code == 409 and "pending" in r.json()["message"], r.text
     assert u1["clerk"].call("POST", f"/v1/registry/account-requests/{request['id']}/approve").status_code == 403
     central.ok("POST", f"/v1/registry/account-requests/{request['id']}/approve")
