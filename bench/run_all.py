@@ -23,6 +23,7 @@ BENCHMARKS = (
     "documents",
     "audit_log",
     "web_catalog",
+    "registry_import",
 )
 
 

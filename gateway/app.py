@@ -63,5 +63,6 @@ def create_app(platform: PlatformSettings | None = None, gateway: GatewaySetting
         app.include_router(module.router)
     web.install(app)  # the pages, after the API
     app.add_middleware(GatewayMiddleware, hsts_seconds=gateway.hsts_seconds,
-                       max_body_bytes=gateway.max_body_bytes)
+                       max_body_bytes=gateway.max_body_bytes,
+                       max_upload_bytes=gateway.max_upload_bytes)
     return app

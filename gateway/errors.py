@@ -62,8 +62,13 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 def _details(args) -> dict:
-    """Extra fields a service attached to its refusal (`AppError(message, {...})`)."""
-    return {k: v for k, v in decode_details(args).items() if k not in ("error", "message")}
+    """Extra fields a service attached to its refusal: a dict (`AppError(message, {...})`, e.g. the
+    current version on a conflict), or per-field problems (`InvalidInput(message, [{"field",
+    "message"}, ...])`), which answer as `details`."""
+    extra = {k: v for k, v in decode_details(args).items() if k not in ("error", "message")}
+    if len(args) > 1 and isinstance(args[1], list) and all(isinstance(d, dict) for d in args[1]):
+        extra["details"] = args[1]
+    return extra
 
 
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:

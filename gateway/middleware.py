@@ -56,11 +56,15 @@ def _csp_for(path: str) -> tuple[bytes, bytes]:
     return _API_CSP
 
 
+UPLOAD_PATHS = frozenset({"/v1/registry/imports"})
+
+
 class GatewayMiddleware:
-    def __init__(self, app, *, hsts_seconds: int, max_body_bytes: int):
+    def __init__(self, app, *, hsts_seconds: int, max_body_bytes: int, max_upload_bytes: int | None = None):
         self.app = app
         self.headers = security_headers(hsts_seconds)
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -85,9 +89,11 @@ class GatewayMiddleware:
             await send(message)
 
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        # uploads (registry imports) are streamed on by their route, chunk by chunk
+        limit = self.max_upload_bytes if scope["path"] in UPLOAD_PATHS else self.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await self._reject(send_with_headers, 413, "payload_too_large",
-                               f"request body larger than {self.max_body_bytes} bytes")
+                               f"request body larger than {limit} bytes")
         else:
             await self.app(scope, receive, send_with_headers)
         route = scope.get("route")

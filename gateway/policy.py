@@ -87,10 +87,6 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/users"): allow(Role.OPERATOR, Role.SCHOOL_ADMIN),
     ("GET", "/v1/users"): allow(Role.OPERATOR, Role.SCHOOL_ADMIN, Role.DIRECTOR),
     ("POST", "/v1/students"): allow(Role.SCHOOL_ADMIN),
-    ("POST", "/v1/registry/persons"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
-    ("GET", "/v1/registry/persons/{person_id}"): allow(
-        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY,
-        Role.STUDENT, scope="registry:read"),
     ("GET", "/v1/backup/stats"): allow(Role.OPERATOR),
     # --- catalog: school years, grades, absences, averages, closing, delegation, alerts ---
     # CAT-13/CAT-18: grades, qualifiers and absences are written by teachers only (the service
@@ -158,6 +154,58 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/audit/kit"): allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN),
     # --- end of audit ---
     # --- registry: persons, enrolments, nomenclatures, imports, reports ---
+    ("POST", "/v1/registry/persons"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/persons"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY,
+          scope="registry:read"),
+    ("GET", "/v1/registry/persons/{person_id}"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
+        scope="registry:read"),
+    ("PATCH", "/v1/registry/persons/{person_id}"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    # reaches the gateway's refusal with the legal reason (REG-8): nothing is deleted
+    ("DELETE", "/v1/registry/persons/{person_id}"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, Role.OPERATOR, scope="registry:write"),
+    ("GET", "/v1/registry/persons/{person_id}/history"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
+        scope="registry:read"),
+    ("POST", "/v1/registry/persons/{person_id}/status"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("POST", "/v1/registry/persons/{person_id}/corrections"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/corrections"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, scope="registry:write"),
+    ("POST", "/v1/registry/corrections/{correction_id}/approve"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/corrections/{correction_id}/reject"): allow(Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/matches"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, scope="registry:write"),
+    ("POST", "/v1/registry/matches/{candidate_id}/confirm"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, scope="registry:write"),
+    ("POST", "/v1/registry/matches/{candidate_id}/reject"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY, scope="registry:write"),
+    ("GET", "/v1/registry/nomenclatures"): PUBLIC,
+    ("GET", "/v1/registry/nomenclatures/export.json"): PUBLIC,
+    ("POST", "/v1/registry/nomenclatures/{name}/values"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/nomenclatures/{name}/values/{code}/retire"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/persons/{person_id}/enrolments"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/persons/{person_id}/enrolments"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
+        scope="registry:read"),
+    ("PATCH", "/v1/registry/enrolments/{enrolment_id}"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("POST", "/v1/registry/persons/{person_id}/diplomas"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/persons/{person_id}/diplomas"): allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY, Role.STUDENT,
+        scope="registry:read"),
+    ("POST", "/v1/registry/imports"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/imports/{job_id}"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/imports/{job_id}/problems.csv"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("POST", "/v1/registry/batch"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, scope="registry:write"),
+    ("GET", "/v1/registry/templates/{section}.csv"): PUBLIC,
+    ("GET", "/v1/registry/schemas/import.xsd"): PUBLIC,
+    ("GET", "/v1/registry/schemas/batch.schema.json"): PUBLIC,
+    ("GET", "/v1/registry/reports/counts"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/reports/late-changes"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/reports/double-financing"): allow(Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/reports/diploma-readiness"): allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY),
+    ("GET", "/v1/registry/reports/statistics"): allow(Role.CENTRAL_AUTHORITY, Role.STATISTICS_VIEWER),
+    ("POST", "/v1/registry/exports/enrolled"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/account-requests"): allow(Role.SCHOOL_ADMIN),
+    ("GET", "/v1/registry/account-requests"): allow(Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY, Role.OPERATOR),
+    ("POST", "/v1/registry/account-requests/{request_id}/approve"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/account-requests/{request_id}/reject"): allow(Role.CENTRAL_AUTHORITY),
+    ("POST", "/v1/registry/account-requests/{request_id}/create-account"): allow(Role.OPERATOR),
     # --- end of registry ---
     # --- documents: year-end catalog, report cards, verification ---
     # the director and the class's homeroom teacher (checked by the grades service)

@@ -17,6 +17,8 @@ class GatewaySettings(BaseSettings):
     readiness_timeout_seconds: float = 1.5
     hsts_seconds: int = 31536000
     max_body_bytes: int = 1_048_576
+    # registry imports stream their body to the registry in chunks: never held whole here
+    max_upload_bytes: int = 512 * 1_048_576
     client_rate_per_second: float = 20.0
     client_burst: int = 40
     # the web pages' session cookies are sealed with this key (urlsafe base64, 32 bytes), else

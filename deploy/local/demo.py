@@ -160,4 +160,8 @@ def _enrolled(api: Api, user: dict) -> str:
 from deploy.local import demo_catalog  # noqa: E402
 
 DEMO_AREAS.append(demo_catalog)
+
+from deploy.local import demo_registry  # noqa: E402
+
+DEMO_AREAS.append(demo_registry)
 # --- end of the areas' demo data ---

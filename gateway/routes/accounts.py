@@ -1,10 +1,11 @@
-"""Institutions, accounts and the registry's person records."""
+"""Institutions and accounts (the registry's own routes are in `registry.py`)."""
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Query
+
+from services.kernel.errors import Conflict
 
 from ..deps import ServicesDep
 from ..params import Limit, Offset
@@ -30,17 +31,6 @@ async def list_users(services: ServicesDep, limit: Limit = 50, offset: Offset = 
     return await services.call("auth", "list_members", limit=limit, offset=offset, role=role)
 
 
-@router.post("/registry/persons", status_code=201, tags=["registry"],
-             summary="Register a person; an already known CNP keeps its matriculation code")
-async def register_person(body: PersonIn, services: ServicesDep):
-    return await services.call("registry", "register_person", **_person_args(body))
-
-
-@router.get("/registry/persons/{person_id}", tags=["registry"])
-async def get_person(person_id: UUID, services: ServicesDep):
-    return await services.call("registry", "get_person", person_id=str(person_id))
-
-
 @router.post("/students", status_code=201, tags=["accounts"],
              summary="Register a pupil in the registry and give them a login")
 async def create_student(body: StudentIn, services: ServicesDep):
@@ -60,8 +50,13 @@ def _person_args(body: PersonIn) -> dict:
 
 async def _register_or_reuse(services: ServicesDep, body: PersonIn) -> dict:
     try:
-        return await services.call("registry", "register_person", **_person_args(body))
+        person = await services.call("registry", "register_person", **_person_args(body))
     except RemoteError as exc:
         if exc.exc_type != "Conflict":
             raise
         return await services.call("registry", "find_own_person_by_cnp", cnp=body.cnp)
+    if person.get("status") in ("match_candidate", "in_review"):
+        # re-enrolment: the institution confirms the match first (nothing is linked before)
+        raise Conflict("this CNP is already in the registry (registered by another institution): confirm the "
+                       f"match with POST /v1/registry/matches/{person.get('candidate_id')}/confirm, then retry")
+    return person

@@ -64,6 +64,8 @@ CONSUMER_QUEUES: dict[str, ConsumerQueue] = {q.name: q for q in (
     ConsumerQueue("backup.events", legacy="backup.events"),
     # auth tells teachers, directors, parents and pupils about catalog events (alerts, digests)
     ConsumerQueue("auth.catalog_notices", bindings=("grades.#",)),
+    # the registry records each pupil's school path from the catalog's roster events
+    ConsumerQueue("registry.catalog_events", bindings=("grades.student_enrolled", "grades.student_transferred")),
 )}
 
 

@@ -87,6 +87,26 @@ def record_event(db: Session | Connection, metadata: MetaData, envelope: Envelop
     db.info["outbox_written"] = True
 
 
+def record_events(db: Session | Connection, metadata: MetaData, envelopes: list[Envelope]) -> None:
+    """Many envelopes in one statement (executemany), for bulk paths such as imports."""
+    if not envelopes:
+        return
+    now = time.time()
+    db.execute(_outbox(metadata).insert(), [
+        {"event_id": e.event_id, "type": e.type, "payload": orjson.dumps(_shallow(e)).decode("utf-8"),
+         "created_at": now, "attempts": 0} for e in envelopes])
+    db.info["outbox_written"] = True
+
+
+def _shallow(e: Envelope) -> dict:
+    """`Envelope.to_dict()` without `dataclasses.asdict`'s deep copy of the data (it is
+    serialised at once): a third of a bulk import's time went there."""
+    return {"type": e.type, "tenant_id": e.tenant_id, "actor": {"id": e.actor.id, "role": e.actor.role},
+            "entity": {"type": e.entity.type, "id": e.entity.id}, "data": e.data,
+            "correlation_id": e.correlation_id, "reason": e.reason, "version": e.version,
+            "event_id": e.event_id, "occurred_at": e.occurred_at}
+
+
 def newly_processed(session: Session, metadata: MetaData, event_ids: list[str], consumer: str) -> set[str]:
     """Idempotent consumption: records the ids in this transaction and returns those not seen
     before (a redelivered event is in the inbox already)."""

@@ -8,7 +8,7 @@ functions with plain values.
 Modules:
     passwords       argon2id hashing, transparent rehash, password policy
     totp            RFC 6238 TOTP with replay protection, provisioning URI, QR
-    secretbox       AES-256-GCM encryption of small secrets at rest
+    secretbox       AES-256-GCM encryption of small secrets at rest (in services.kernel)
     otp_codes       SMS / e-mail one-time codes and their verification rules
     recovery_codes  one-time MFA recovery codes
     throttle        login back-off and lockout policy
