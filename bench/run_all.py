@@ -14,7 +14,7 @@ import time
 
 from .common import RESULTS_DIR
 
-BENCHMARKS = ("rpc_roundtrip", "http_read", "grade_writes", "auth_logins", "audit_log")
+BENCHMARKS = ("rpc_roundtrip", "http_read", "grade_writes", "auth_logins", "audit_log", "outbox_age")
 
 
 def main() -> int:
