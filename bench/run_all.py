@@ -24,6 +24,7 @@ BENCHMARKS = (
     "audit_log",
     "web_catalog",
     "registry_import",
+    "outbox_age",
 )
 
 

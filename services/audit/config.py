@@ -25,8 +25,6 @@ class AuditSettings(BaseSettings):
     checkpoint_every_seconds: float = Field(0.25, gt=0, le=60)
     witness_dir: Path | None = Field(None, description="a directory where every checkpoint is also written")
     witness_url: str | None = Field(None, description="a C2SP tlog-witness base URL (add-checkpoint)")
-    witness_verifier_key: str | None = Field(None, description="the witness's own note key, to check cosignatures")
-    dead_letter_alert_after: int = Field(1, ge=1)
 
     def private_key_path(self) -> Path:
         return self.key_file or get_settings().keys_dir() / "audit_log_ed25519.pem"
