@@ -17,6 +17,8 @@ from services.kernel.db import dialect_insert
 from services.kernel.nameko_support import ServiceBase, Database, RequestContext, rpc
 
 from .models import Base, EventCount
+from .tenant import changelog
+from .tenant.entrypoints import TenantBackupEntrypoints
 
 
 def add_counts(session, counts: Counter) -> None:
@@ -32,9 +34,9 @@ def add_counts(session, counts: Counter) -> None:
             set_={"count": table.c.count + statement.excluded.count, "last_seen_at": statement.excluded.last_seen_at}))
 
 
-class BackupService(ServiceBase):
+class BackupService(TenantBackupEntrypoints, ServiceBase):
     name = "backup"
-    db = Database("backup", Base.metadata, relay=False)
+    db = Database("backup", Base.metadata)  # relays its own events (contracts, sets, prunes, restores)
     ctx = RequestContext("backup")
 
     @event_batch_consumer("backup.events")
@@ -43,6 +45,7 @@ class BackupService(ServiceBase):
             new = self.db.newly_processed(s, [e.event_id for e in envelopes], "backup.count")
             fresh = {e.event_id: e.type for e in envelopes if e.event_id in new}
             add_counts(s, Counter(fresh.values()))
+            changelog.record(s, [e for e in envelopes if e.event_id in new])
 
     @rpc
     def stats(self) -> dict:

@@ -286,21 +286,27 @@ class ServiceBase:
                             credential: str | None = None) -> dict:
         """Restore into the live database, this tenant only: `replace` first deletes the tenant's
         own rows (the first chunk of a restore); shared rows are only ever added."""
-        self._require_tenant_data_caller(credential)
-        with self.db.sessions.write_connection() as connection:
+        caller = self._require_tenant_data_caller(credential)
+        with self.db.writing() as connection:
             removed = tenant_data.clear_tenant(connection, self.db.metadata, str(tenant_id)) if replace else {}
             inserted = tenant_data.import_rows(connection, self.db.metadata, str(tenant_id), table, rows)
+            self.db.emit(connection, self.ctx, "tenant_data_restored", entity_type="tenant", entity_id=str(tenant_id),
+                         tenant_id=str(tenant_id), after={"table": table, "inserted": inserted, "removed": removed},
+                         reason=f"restore by {caller}")
         return {"table": table, "inserted": inserted, "removed": removed}
 
     @rpc
     def tenant_replay(self, tenant_id: str, envelopes: list, credential: str | None = None) -> dict:
         """Apply change-log after-images (an incremental set) to the live tenant."""
-        self._require_tenant_data_caller(credential)
+        caller = self._require_tenant_data_caller(credential)
         applied: dict[str, int] = {}
-        with self.db.sessions.write_connection() as connection:
+        with self.db.writing() as connection:
             for envelope in envelopes:
                 table = tenant_data.replay_event(connection, self.db.metadata, str(tenant_id), envelope)
                 applied[table or "not_a_row_image"] = applied.get(table or "not_a_row_image", 0) + 1
+            self.db.emit(connection, self.ctx, "tenant_changes_replayed", entity_type="tenant",
+                         entity_id=str(tenant_id), tenant_id=str(tenant_id), after={"applied": applied},
+                         reason=f"restore by {caller}")
         return {"applied": applied}
 
     @rpc

@@ -68,7 +68,9 @@ def plan(metadata: MetaData) -> list[TablePlan]:
             if target.name in owned or target.name in KERNEL_TABLES:
                 continue
             shared.setdefault(target.name, []).append((fk.column.name, table.name, fk.parent.name))
-    return [TablePlan(t.name, "owned" if t.name in owned else "shared", tuple(shared.get(t.name, ())))
+    # str(): SQLAlchemy's quoted_name is a str subclass, which orjson refuses as a dict key
+    return [TablePlan(str(t.name), "owned" if t.name in owned else "shared",
+                      tuple((str(a), str(b), str(c)) for a, b, c in shared.get(t.name, ())))
             for t in metadata.sorted_tables if t.name in owned or t.name in shared]
 
 
@@ -334,8 +336,8 @@ def import_rows(connection: Connection, metadata: MetaData, tenant_id: str, tabl
 
 def replay_event(connection: Connection, metadata: MetaData, tenant_id: str, envelope: dict) -> str | None:
     """Apply one event's after-image as a row of the table it describes, if it describes one:
-    the owned table whose single-column primary key is the entity id and whose columns hold
-    every key of the after-image (its name matching the entity type first). Returns the table
+    the owned table whose single-column primary key is in the image and equals the entity id, and
+    whose columns hold every key of the image (its name matching the entity type first). Returns the table
     name, or None when the event is not a row image (a login, an enrolment keyed otherwise)."""
     after = (envelope.get("data") or {}).get("after")
     entity = envelope.get("entity") or {}
@@ -348,8 +350,8 @@ def replay_event(connection: Connection, metadata: MetaData, tenant_id: str, env
         pk = _pk(table)
         if item.kind != "owned" or len(pk) != 1 or not set(after) <= set(table.c.keys()):
             continue
-        if after.get(pk[0].name, entity["id"]) != entity["id"]:
-            continue
+        if after.get(pk[0].name) != entity["id"]:
+            continue  # the image must name its own row: an image keyed otherwise is not replayable
         named = item.name in (entity_type, entity_type + "s", entity_type + "es")
         candidates.append((not named, item.name))
     if not candidates:
@@ -361,7 +363,7 @@ def replay_event(connection: Connection, metadata: MetaData, tenant_id: str, env
     if current is not None:
         connection.execute(table.update().where(and_(pk == entity["id"], table.c.tenant_id == tenant_id))
                            .values({k: v for k, v in image.items() if k != pk.name}))
-        return table.name
+        return str(table.name)
     required = {c.name for c in table.c if not c.nullable and c.default is None and c.server_default is None}
     if not required <= set(image):
         return None
@@ -376,4 +378,4 @@ def replay_event(connection: Connection, metadata: MetaData, tenant_id: str, env
             except TypeError:
                 image[column.name] = column.default.arg()
     connection.execute(table.insert(), [image])
-    return table.name
+    return str(table.name)

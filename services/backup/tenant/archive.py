@@ -60,6 +60,44 @@ def _real_thread(target: Callable[[], None]):
     return thread, result
 
 
+def _green() -> bool:
+    try:
+        from eventlet import patcher
+    except ImportError:  # pragma: no cover
+        return False
+    return patcher.is_monkey_patched("thread")
+
+
+def _pipe_end(fd: int, mode: str):
+    """Our end of the pipe to the crypto thread: cooperative under eventlet (a blocking read
+    would freeze the whole service while it waits), a plain file otherwise."""
+    if _green():
+        from eventlet.greenio import GreenPipe
+        return GreenPipe(fd, mode, buffering=READ_BLOCK)
+    return os.fdopen(fd, mode, buffering=READ_BLOCK)
+
+
+def _join(thread) -> None:
+    if _green():
+        import eventlet
+        while thread.is_alive():
+            eventlet.sleep(0.005)
+    thread.join()
+
+
+_last_yield = [0.0]
+
+
+def _yield() -> None:
+    """Let the service's other greenthreads (RPC replies, progress reads) run between members,
+    at most every 50 ms (more often costs throughput)."""
+    now = time.monotonic()
+    if now - _last_yield[0] > 0.05 and _green():
+        import eventlet
+        eventlet.sleep(0)
+        _last_yield[0] = time.monotonic()
+
+
 def canonical(obj) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
@@ -86,14 +124,15 @@ class ArchiveWriter:
         self.files: dict[str, dict] = {}
         self.tables: dict[str, TableDigest] = {}
         self._counts: dict[str, int] = {}
+        recipients = list(recipient) if isinstance(recipient, (list, tuple)) else [recipient]
         read_fd, write_fd = os.pipe()
-        self._pipe_out = os.fdopen(write_fd, "wb", buffering=READ_BLOCK)
+        self._pipe_out = _pipe_end(write_fd, "wb")
         self._out = open(path, "wb")
         reader = os.fdopen(read_fd, "rb", buffering=READ_BLOCK)
 
         def encrypt():
             try:
-                pyrage.encrypt_io(reader, self._out, [recipient])
+                pyrage.encrypt_io(reader, self._out, recipients)
             finally:
                 reader.close()
         self._thread, self._thread_result = _real_thread(encrypt)
@@ -106,6 +145,7 @@ class ArchiveWriter:
         info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
         self._tar.addfile(info, io.BytesIO(data))
         self.files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        _yield()
 
     def add_rows(self, service: str, table: str, rows: list[dict]) -> None:
         key = f"{service}.{table}"
@@ -146,7 +186,7 @@ class ArchiveWriter:
             self._zstd.close()
             self._pipe_out.close()
         finally:
-            self._thread.join()
+            _join(self._thread)
             self._out.close()
         if "error" in self._thread_result:
             raise self._thread_result["error"]
@@ -171,7 +211,7 @@ def file_sha256(path: str) -> str:
 @contextmanager
 def _decrypted_tar(path: str, identity) -> Iterator[tarfile.TarFile]:
     read_fd, write_fd = os.pipe()
-    reader = os.fdopen(read_fd, "rb", buffering=READ_BLOCK)
+    reader = _pipe_end(read_fd, "rb")
     source = open(path, "rb")
 
     def decrypt():
@@ -191,14 +231,14 @@ def _decrypted_tar(path: str, identity) -> Iterator[tarfile.TarFile]:
                 yield tar
         except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
             reader.close()
-            thread.join()
+            _join(thread)
             if "error" in result:
                 raise ArchiveRefused("archive refused: it does not decrypt with this key "
                                      "(wrong key or altered bytes)") from result["error"]
             raise ArchiveRefused("archive refused: it is not a readable archive") from exc
     finally:
         reader.close()
-        thread.join()
+        _join(thread)
         source.close()
     if "error" in result:
         raise ArchiveRefused("archive refused: it does not decrypt with this key (wrong key or altered bytes)") \
@@ -225,6 +265,7 @@ def read_archive(path: str, identity, public_key, on_member: Callable[[str, byte
                 seen[member.name] = hashlib.sha256(data).hexdigest()
                 if on_member is not None:
                     on_member(member.name, data)
+            _yield()
     if manifest_bytes is None or signature is None:
         raise ArchiveRefused("archive refused: it has no signed manifest")
     manifest = verify_manifest(manifest_bytes, signature, public_key)

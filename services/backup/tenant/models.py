@@ -52,6 +52,8 @@ class TenantContract(Base):
     legal_hold: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     hold_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     handover_set_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # the school's own age public key: the hand-over archive is encrypted to it as well
+    handover_recipient: Mapped[str | None] = mapped_column(String(100), nullable=True)
     updated_at: Mapped[float] = created_column()
 
 

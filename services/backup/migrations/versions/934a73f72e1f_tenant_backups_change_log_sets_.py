@@ -1,8 +1,8 @@
 """tenant backups change log sets contracts jobs checkpoints
 
-Revision ID: b5881d53f235
+Revision ID: 934a73f72e1f
 Revises: 1450217069c2
-Create Date: 2026-12-01 20:04:07.238001
+Create Date: 2026-12-01 20:10:12.479249
 """
 from typing import Sequence, Union
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = 'b5881d53f235'
+revision: str = '934a73f72e1f'
 down_revision: Union[str, None] = '1450217069c2'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -86,6 +86,7 @@ def upgrade() -> None:
     sa.Column('legal_hold', sa.Boolean(), nullable=False),
     sa.Column('hold_reason', sa.String(length=500), nullable=True),
     sa.Column('handover_set_id', sa.String(length=36), nullable=True),
+    sa.Column('handover_recipient', sa.String(length=100), nullable=True),
     sa.Column('updated_at', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_tenant_contracts'))
     )
