@@ -4,6 +4,10 @@ live restore of one school that leaves the other school untouched, and restore d
 pass on a good archive and fail on a corrupted one."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -41,7 +45,16 @@ def _pg_urls(platform) -> dict:
     # so read them back from the process environment
     env = Path(f"/proc/{platform.proc.pid}/environ").read_bytes().split(b"\0")
     pairs = dict(e.decode().split("=", 1) for e in env if b"=" in e)
-    return {s: pairs[f"{s.upper()}_DATABASE_URL"] for s in SERVICES}
+    return {s: pairs[f"{s.upper()}_DATABASE_URL"] for s in (*SERVICES, "backup")}
+
+
+def _cli(platform, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PLATFORM_DATA_DIR=str(platform.data_dir), AMQP_URI=platform.amqp_uri,
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]), PYTHONWARNINGS="ignore")
+    if platform.backend == "postgresql":
+        env["BACKUP_DATABASE_URL"] = _pg_urls(platform)["backup"]
+    return subprocess.run([sys.executable, "-m", "services.backup.restore", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
 
 
 def _checksums(url: str, service: str, tenant_id: str) -> dict:
@@ -93,6 +106,7 @@ def school_b(platform):
     with platform.client(admin) as c:
         assert c.post("/v1/classes", json={"name": "a V-a B", "school_year": "2026-2027"}).status_code == 201
         assert c.post("/v1/subjects", json={"name": "Limba română", "weekly_hours": 5}).status_code == 201
+    platform._tokens["school_b_admin"] = admin
     return tenant["id"]
 
 
@@ -223,6 +237,11 @@ def test_full_and_incremental_restore_one_school_live_and_drills(platform, schoo
         assert {s: _checksums(live[s], s, school_b) for s in ("grades", "registry")} == b_before
         assert len(c.get("/v1/backup/restores").json()["items"]) >= 3
 
+        # the operator's command line restores the same chain into fresh databases
+        cli = _cli(platform, "fresh", "--tenant", tenant_a, "--into", f"sqlite:///{tmp_path}/cli_{{service}}.db")
+        assert cli.returncode == 0, cli.stderr[-2000:]
+        assert json.loads(cli.stdout)["tables"]["grades.grades"]["rows"] == len(live_grades)
+
         # 4. a drill passes on the good archives ...
         drill = _job(c, c.post("/v1/backup/drills", json={"tenant_id": tenant_a}))
         assert drill["status"] == "succeeded", drill
@@ -237,19 +256,50 @@ def test_full_and_incremental_restore_one_school_live_and_drills(platform, schoo
         assert drill["status"] == "failed"
         [report] = drill["result"]["tenants"]
         assert not report["ok"] and "does not decrypt" in report["error"]
+        cli = _cli(platform, "verify", "--file", str(archive))
+        assert cli.returncode == 2 and "does not decrypt" in cli.stderr
         drills = c.get("/v1/backup/drills").json()["items"]
         assert [d["status"] for d in drills[:2]] == ["failed", "succeeded"]
 
 
-def test_contract_retention_and_legal_hold(platform, school_b):
+def test_contract_end_handover_legal_hold_and_prune(platform, school_b):
+    today = time.strftime("%Y-%m-%d", time.gmtime())
     with platform.client(platform.token("operator")) as c:
-        r = c.put(f"/v1/backup/tenants/{school_b}/contract", json={"contract_end": "2024-02-29"})
+        assert c.put(f"/v1/backup/tenants/{uuid.uuid4()}/contract",
+                     json={"contract_end": "2026-08-31"}).status_code == 404
+        # the contract ends today: the retention job makes the school's hand-over archive
+        r = c.put(f"/v1/backup/tenants/{school_b}/contract", json={"contract_end": today})
         assert r.status_code == 200, r.text
+        assert r.json()["prune_allowed"] is False and r.json()["prune_reason"] == "within_retention"
+        job = _job(c, c.post("/v1/backup/jobs", json={"kind": "retention"}))
+        assert len(job["result"]["handovers"]) == 1 and job["result"]["pruned"] == []
+        handover_id = job["result"]["handovers"][0]
+    # the school's administrator downloads it; another school's administrator cannot
+    with platform.client(platform._tokens["school_b_admin"]) as b:
+        r = b.get(f"/v1/backup/tenants/{school_b}/handover")
+        assert r.status_code == 200, r.text
+        import hashlib
+        assert hashlib.sha256(r.content).hexdigest() == r.headers["x-content-sha256"]
+        assert r.content.startswith(b"age-encryption.org/v1")
+    with platform.client(platform.token("admin")) as a:
+        assert a.get(f"/v1/backup/tenants/{school_b}/handover").status_code == 404
+    with platform.client(platform.token("operator")) as c:
+        # ended long ago (29 Feb 2024 + 24 months = 1 March 2026): prunable, but a legal hold stops it
+        r = c.put(f"/v1/backup/tenants/{school_b}/contract", json={"contract_end": "2024-02-29"})
         assert r.json()["retained_until"] == "2026-03-01" and r.json()["prune_allowed"] is True
         r = c.put(f"/v1/backup/tenants/{school_b}/legal-hold", json={"hold": True, "reason": "Dosar în instanță"})
         assert r.json()["prune_allowed"] is False and r.json()["prune_reason"] == "legal_hold"
         assert c.put(f"/v1/backup/tenants/{school_b}/legal-hold", json={"hold": True}).status_code == 422
-        assert c.put(f"/v1/backup/tenants/{uuid.uuid4()}/contract",
-                     json={"contract_end": "2026-08-31"}).status_code == 404
-        listed = c.get("/v1/backup/tenants").json()
-        assert school_b in {t["tenant_id"] for t in listed["items"]}
+        job = _job(c, c.post("/v1/backup/jobs", json={"kind": "retention"}))
+        assert job["result"]["pruned"] == []
+        assert c.get(f"/v1/backup/tenants/{school_b}/sets").json()["items"][0]["pruned_at"] is None
+        # the hold lifted, the archives go, each prune an audited event
+        c.put(f"/v1/backup/tenants/{school_b}/legal-hold", json={"hold": False})
+        job = _job(c, c.post("/v1/backup/jobs", json={"kind": "retention"}))
+        assert job["result"]["pruned"] == [handover_id]
+        assert c.get(f"/v1/backup/tenants/{school_b}/sets").json()["items"][0]["pruned_at"] is not None
+        audited = wait_for(lambda: c.get("/v1/audit/events", params={
+            "type": "backup.archive_pruned", "tenant_id": school_b}).json()["items"])
+        assert audited and audited[0]["entity"]["id"] == handover_id
+    with platform.client(platform._tokens["school_b_admin"]) as b:
+        assert b.get(f"/v1/backup/tenants/{school_b}/handover").status_code == 404
