@@ -113,24 +113,28 @@ def encode_value(value: Any) -> Any:
     return value
 
 
+_DECODERS = {dt.datetime: dt.datetime.fromisoformat, dt.date: dt.date.fromisoformat, dt.time: dt.time.fromisoformat,
+             decimal.Decimal: decimal.Decimal, bytes: base64.b64decode}
+_table_decoders: dict[int, tuple[Table, dict]] = {}
+
+
+def _decoders(table: Table) -> dict:
+    """Column name → how a JSON string becomes its value (None: kept as it is)."""
+    cached = _table_decoders.get(id(table))
+    if cached is None or cached[0] is not table:
+        cached = (table, {c.name: _DECODERS.get(_python_type(c)) for c in table.c})
+        _table_decoders[id(table)] = cached
+    return cached[1]
+
+
 def decode_row(table: Table, row: dict) -> dict:
+    decoders = _decoders(table)
     out = {}
     for name, value in row.items():
-        if name not in table.c:
+        if name not in decoders:
             raise InvalidInput(f"table {table.name} has no column {name}")
-        kind = _python_type(table.c[name])
-        if value is not None and isinstance(value, str) and kind is not None and kind is not str:
-            if kind is dt.datetime:
-                value = dt.datetime.fromisoformat(value)
-            elif kind is dt.date:
-                value = dt.date.fromisoformat(value)
-            elif kind is dt.time:
-                value = dt.time.fromisoformat(value)
-            elif kind is decimal.Decimal:
-                value = decimal.Decimal(value)
-            elif kind is bytes:
-                value = base64.b64decode(value)
-        out[name] = value
+        decode = decoders[name]
+        out[name] = decode(value) if decode is not None and isinstance(value, str) else value
     return out
 
 
