@@ -14,7 +14,7 @@ import time
 
 from .common import RESULTS_DIR
 
-BENCHMARKS = ("rpc_roundtrip", "http_read", "grade_writes", "auth_logins")
+BENCHMARKS = ("rpc_roundtrip", "http_read", "grade_writes", "auth_logins", "backup_export")
 
 
 def main() -> int:
