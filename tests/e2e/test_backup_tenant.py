@@ -91,6 +91,19 @@ def _job(c, answer, timeout=90.0) -> dict:
     return job
 
 
+@pytest.fixture(scope="module", autouse=True)
+def offsite(tmp_path_factory):
+    """An off-site directory target for the platform this module starts (autouse: set first)."""
+    path = tmp_path_factory.mktemp("offsite")
+    previous = os.environ.get("BACKUP_TARGETS")
+    os.environ["BACKUP_TARGETS"] = f"file://{path}"
+    yield path
+    if previous is None:
+        os.environ.pop("BACKUP_TARGETS")
+    else:
+        os.environ["BACKUP_TARGETS"] = previous
+
+
 @pytest.fixture(scope="module")
 def school_b(platform):
     """A second school with rows of its own, which no restore of school A may touch."""
@@ -147,7 +160,7 @@ def _drop(names: list[str]) -> None:
     admin.close()
 
 
-def test_full_and_incremental_restore_one_school_live_and_drills(platform, school_b, tmp_path):
+def test_full_and_incremental_restore_one_school_live_and_drills(platform, school_b, tmp_path, offsite):
     tenant_a = platform.demo["tenant"]["id"]
     live = {s: _live_url(platform, s) for s in SERVICES}
     _grade(platform, 7)
@@ -165,6 +178,11 @@ def test_full_and_incremental_restore_one_school_live_and_drills(platform, schoo
         assert tables["grades.grades"]["rows"] == 2
         assert tables["grades.classes"]["rows"] == 1 and tables["registry.persons"]["rows"] == 1
         assert "grades.classes" in tables and all(not t.startswith("backup.") for t in tables)
+        # the encrypted archive went off-site, byte for byte
+        local = platform.data_dir / "backups" / "tenants" / tenant_a / full["result"]["file_name"]
+        [upload] = full["result"]["uploads"]
+        assert upload["target"] == f"file://{offsite}"
+        assert (offsite / tenant_a / local.name).read_bytes() == local.read_bytes()
         grades_at_full = _checksums(live["grades"], "grades", tenant_a)
         registry_at_full = _checksums(live["registry"], "registry", tenant_a)
 
@@ -200,7 +218,9 @@ def test_full_and_incremental_restore_one_school_live_and_drills(platform, schoo
         # at exactly the full set's time, the events just after it are not replayed
         assert restored["grades"] == grades_at_full
 
-        # 2. full + incremental, now, into fresh databases: equal to the live rows
+        # 2. full + incremental, now, into fresh databases: equal to the live rows; the
+        # incremental's local copy is gone, so it comes back from the off-site target
+        (platform.data_dir / "backups" / "tenants" / tenant_a / incremental["result"]["file_name"]).unlink()
         template, dbs = _fresh_template(platform, tmp_path, "pit")
         try:
             job = _job(c, c.post("/v1/backup/restores", json={"tenant_id": tenant_a, "mode": "fresh",
