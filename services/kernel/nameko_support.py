@@ -144,6 +144,16 @@ class Database(DependencyProvider):
     def start(self):
         if self.run_relay:
             self.container.spawn_managed_thread(lambda: self.relay.run(self._wait_for_work))
+        self.container.spawn_managed_thread(self._reap_export_sessions)
+
+    def _reap_export_sessions(self):
+        """An export whose caller went away must not hold a snapshot (and its connection) open."""
+        while True:
+            eventlet.sleep(30)
+            try:
+                self.exports.reap()
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("tenant_export.reap_failed", error=type(exc).__name__)
 
     def stop(self):
         self.relay.close()
