@@ -138,8 +138,24 @@ def decode_row(table: Table, row: dict) -> dict:
     return out
 
 
-def encode_row(row) -> dict:
-    return {k: encode_value(v) for k, v in row._mapping.items()}
+_PLAIN = (str, int, float, bool, type(None))
+_table_encoders: dict[int, tuple[Table, list]] = {}
+
+
+def _encoders(table: Table) -> list:
+    """Per column (in table order): its name, and whether its values need converting."""
+    cached = _table_encoders.get(id(table))
+    if cached is None or cached[0] is not table:
+        cached = (table, [(c.name, _python_type(c) not in (str, int, float, bool)) for c in table.c])
+        _table_encoders[id(table)] = cached
+    return cached[1]
+
+
+def encode_row(row, table: Table | None = None) -> dict:
+    if table is None:
+        return {k: encode_value(v) for k, v in row._mapping.items()}
+    return {name: (encode_value(v) if convert and not isinstance(v, _PLAIN) else v)
+            for (name, convert), v in zip(_encoders(table), row)}
 
 
 def row_bytes(row: dict) -> bytes:
@@ -176,7 +192,7 @@ def read_page(connection: Connection, metadata: MetaData, item: TablePlan, tenan
             raise InvalidInput("the page cursor does not fit this table's key")
         after_values = [decode_row(table, {c.name: v})[c.name] for c, v in zip(pk, after)]
         query = query.where(pk[0] > after_values[0] if len(pk) == 1 else tuple_(*pk) > tuple_(*after_values))
-    rows = [encode_row(r) for r in connection.execute(query)]
+    rows = [encode_row(r, table) for r in connection.execute(query)]
     cursor = [rows[-1][c.name] for c in pk] if len(rows) == limit else None
     return rows, cursor
 
