@@ -27,8 +27,9 @@ install: $(STAMP)
 SYSTEM_PACKAGES := fonts-dejavu-core tzdata npm
 # ... and for the tests: poppler-utils (pdftoppm renders a document page to PNG), pgbackrest
 # (the cluster backups), prometheus (promtool checks the alert rules), chromium (the browser
-# tests; Playwright never downloads a browser here)
-TEST_PACKAGES := poppler-utils pgbackrest prometheus chromium
+# tests; Playwright never downloads a browser here), openssh-server (the SFTP backup target
+# test starts a real sshd)
+TEST_PACKAGES := poppler-utils pgbackrest prometheus chromium openssh-server
 define debian_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -25,6 +25,7 @@ BENCHMARKS = (
     "web_catalog",
     "registry_import",
     "outbox_age",
+    "backup_export",
 )
 
 

@@ -226,6 +226,23 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/backup/cluster/runs"): allow(Role.OPERATOR),
     ("POST", "/v1/backup/cluster/runs"): allow(Role.OPERATOR),
     ("GET", "/v1/backup/cluster/runs/{run_id}"): allow(Role.OPERATOR),
+    #
+    # per-tenant backups (backup-tenant): operator only, but a school's own administrator and
+    # director download its hand-over archive (the service checks the tenant)
+    ("GET", "/v1/backup/tenants"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/tenants/{tenant_id}"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/tenants/{tenant_id}/sets"): allow(Role.OPERATOR),
+    ("POST", "/v1/backup/tenants/{tenant_id}/sets"): allow(Role.OPERATOR),
+    ("PUT", "/v1/backup/tenants/{tenant_id}/contract"): allow(Role.OPERATOR),
+    ("PUT", "/v1/backup/tenants/{tenant_id}/legal-hold"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/tenants/{tenant_id}/handover"): allow(Role.OPERATOR, Role.SCHOOL_ADMIN, Role.DIRECTOR),
+    ("POST", "/v1/backup/restores"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/restores"): allow(Role.OPERATOR),
+    ("POST", "/v1/backup/drills"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/drills"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/jobs"): allow(Role.OPERATOR),
+    ("POST", "/v1/backup/jobs"): allow(Role.OPERATOR),
+    ("GET", "/v1/backup/jobs/{job_id}"): allow(Role.OPERATOR),
     # --- end of backup ---
     # --- data-subject rights ---
     # --- end of data-subject rights ---

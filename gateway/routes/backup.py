@@ -71,3 +71,6 @@ async def get_cluster_run(run_id: UUID, services: ServicesDep):
 
 
 # --- end of cluster level ---
+# --- per-tenant backups: tenants, sets, contracts, restores, drills, jobs (backup-tenant) ---
+# defined in their own module, on this router
+from . import backup_tenant  # noqa: E402,F401

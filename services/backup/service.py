@@ -19,6 +19,8 @@ from services.kernel.nameko_support import ServiceBase, Database, RequestContext
 from .cluster import models as _cluster_models  # noqa: F401 - its table joins Base.metadata
 from .cluster.entrypoints import ClusterBackupEntrypoints
 from .models import Base, EventCount
+from .tenant import changelog
+from .tenant.entrypoints import TenantBackupEntrypoints
 
 
 def add_counts(session, counts: Counter) -> None:
@@ -34,9 +36,9 @@ def add_counts(session, counts: Counter) -> None:
             set_={"count": table.c.count + statement.excluded.count, "last_seen_at": statement.excluded.last_seen_at}))
 
 
-class BackupService(ClusterBackupEntrypoints, ServiceBase):
+class BackupService(ClusterBackupEntrypoints, TenantBackupEntrypoints, ServiceBase):
     name = "backup"
-    db = Database("backup", Base.metadata)  # relays the backup runs' events
+    db = Database("backup", Base.metadata)  # relays its own events (cluster runs, contracts, sets, prunes, restores)
     ctx = RequestContext("backup")
 
     @event_batch_consumer("backup.events")
@@ -45,6 +47,7 @@ class BackupService(ClusterBackupEntrypoints, ServiceBase):
             new = self.db.newly_processed(s, [e.event_id for e in envelopes], "backup.count")
             fresh = {e.event_id: e.type for e in envelopes if e.event_id in new}
             add_counts(s, Counter(fresh.values()))
+            changelog.record(s, [e for e in envelopes if e.event_id in new])
 
     @rpc
     def stats(self) -> dict:

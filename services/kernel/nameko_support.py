@@ -18,19 +18,21 @@ import structlog
 from eventlet.event import Event as GreenEvent
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
-from sqlalchemy import MetaData, event as sa_event
+from sqlalchemy import MetaData, event as sa_event, text as text_
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .db import make_engine, make_sessionmaker
 from .errors import EXPECTED_ERRORS, AppError, NotAuthenticated, SecondFactorRequired
 from .events import Actor, Entity, Envelope, change_data
-from .identity import Principal, TokenVerifier, load_verifier, second_factor_mandatory
+from .identity import Principal, Role, TokenVerifier, load_verifier, require, second_factor_mandatory
 from .logging import get_logger
 from .metrics import RPC_CALLS, RPC_LATENCY, child
 from .outbox import OutboxRelay, newly_processed, record_event, record_events
 from .rpc_entrypoint import PlatformRpc
 from .settings import database_url, get_settings
+from . import service_credentials, tenant_data
+from .tenant_data import ExportSessions
 
 log = get_logger(__name__)
 
@@ -43,11 +45,13 @@ for _error in EXPECTED_ERRORS:
 class Store:
     """What a worker gets: transactions on the service's own database plus event recording."""
 
-    def __init__(self, service: str, sessions, metadata: MetaData, wake_relay: Callable[[], None] = lambda: None):
+    def __init__(self, service: str, sessions, metadata: MetaData, wake_relay: Callable[[], None] = lambda: None,
+                 exports: ExportSessions | None = None):
         self.service = service
         self.sessions = sessions
         self.metadata = metadata
         self._wake_relay = wake_relay
+        self.exports = exports or ExportSessions(sessions.engine, metadata)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -150,6 +154,7 @@ class Database(DependencyProvider):
                                  linger_seconds=settings.outbox_linger_seconds,
                                  retention_seconds=settings.outbox_retention_days * 86400.0,
                                  sleep=eventlet.sleep)
+        self.exports = ExportSessions(self.engine, self.metadata)
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop("outbox_written", False):
@@ -168,16 +173,27 @@ class Database(DependencyProvider):
     def start(self):
         if self.run_relay:
             self.container.spawn_managed_thread(lambda: self.relay.run(self._wait_for_work))
+        self.container.spawn_managed_thread(self._reap_export_sessions)
+
+    def _reap_export_sessions(self):
+        """An export whose caller went away must not hold a snapshot (and its connection) open."""
+        while True:
+            eventlet.sleep(30)
+            try:
+                self.exports.reap()
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("tenant_export.reap_failed", error=type(exc).__name__)
 
     def stop(self):
         self.relay.close()
+        self.exports.close_all()
         self.engine.dispose()
 
     def kill(self):
         self.stop()
 
     def get_dependency(self, worker_ctx) -> Store:
-        return Store(self.service, self.sessions, self.metadata, self._wake_relay)
+        return Store(self.service, self.sessions, self.metadata, self._wake_relay, self.exports)
 
 
 @dataclass
@@ -283,3 +299,69 @@ class ServiceBase:
         if details:
             answer["details"] = details
         return answer
+
+    # --- one tenant's data, for the backup service (services/kernel/tenant_data.py) --------
+    # Operator or system only: a system call carries a service credential
+    # (services/kernel/service_credentials.py) since no person is behind a scheduled backup.
+
+    def _require_tenant_data_caller(self, credential: str | None) -> str:
+        if credential:
+            return "service:" + service_credentials.verify(credential, self.name, "tenant_data")
+        ctx = getattr(self, "ctx", None)
+        principal = require(ctx.principal if ctx else None, Role.OPERATOR)
+        return principal.user_id
+
+    @rpc
+    def tenant_export_open(self, tenant_id: str, credential: str | None = None) -> dict:
+        """Open a consistent snapshot of one tenant's rows; page it with `tenant_export_chunk`."""
+        self._require_tenant_data_caller(credential)
+        return self.db.exports.open(str(tenant_id))
+
+    @rpc
+    def tenant_export_chunk(self, session_id: str, tenant_id: str, table: str, snapshot: str | None = None,
+                            after: list | None = None, limit: int = 1000, credential: str | None = None) -> dict:
+        self._require_tenant_data_caller(credential)
+        return self.db.exports.chunk(session_id, snapshot, str(tenant_id), table, after, limit)
+
+    @rpc
+    def tenant_export_close(self, session_id: str, credential: str | None = None) -> dict:
+        self._require_tenant_data_caller(credential)
+        return {"closed": self.db.exports.close(session_id)}
+
+    @rpc
+    def tenant_import_chunk(self, tenant_id: str, table: str, rows: list, replace: bool = False,
+                            credential: str | None = None) -> dict:
+        """Restore into the live database, this tenant only: `replace` first deletes the tenant's
+        own rows (the first chunk of a restore); shared rows are only ever added."""
+        caller = self._require_tenant_data_caller(credential)
+        with self.db.writing() as connection:
+            removed = tenant_data.clear_tenant(connection, self.db.metadata, str(tenant_id)) if replace else {}
+            inserted = tenant_data.import_rows(connection, self.db.metadata, str(tenant_id), table, rows)
+            self.db.emit(connection, self.ctx, "tenant_data_restored", entity_type="tenant", entity_id=str(tenant_id),
+                         tenant_id=str(tenant_id), after={"table": table, "inserted": inserted, "removed": removed},
+                         reason=f"restore by {caller}")
+        return {"table": table, "inserted": inserted, "removed": removed}
+
+    @rpc
+    def tenant_replay(self, tenant_id: str, envelopes: list, credential: str | None = None) -> dict:
+        """Apply change-log after-images (an incremental set) to the live tenant."""
+        caller = self._require_tenant_data_caller(credential)
+        applied: dict[str, int] = {}
+        with self.db.writing() as connection:
+            for envelope in envelopes:
+                table = tenant_data.replay_event(connection, self.db.metadata, str(tenant_id), envelope)
+                applied[table or "not_a_row_image"] = applied.get(table or "not_a_row_image", 0) + 1
+            self.db.emit(connection, self.ctx, "tenant_changes_replayed", entity_type="tenant",
+                         entity_id=str(tenant_id), tenant_id=str(tenant_id), after={"applied": applied},
+                         reason=f"restore by {caller}")
+        return {"applied": applied}
+
+    @rpc
+    def tenant_checksums(self, tenant_id: str, credential: str | None = None) -> dict:
+        """Row counts and SHA-256 per tenant table, over one read transaction."""
+        self._require_tenant_data_caller(credential)
+        with self.db.exports.engine.connect() as connection:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text_("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                return tenant_data.tenant_checksums(connection, self.db.metadata, str(tenant_id))

@@ -59,6 +59,13 @@ OPTIONAL_ENV = frozenset({
     "REFRESH_TOKEN_DAYS", "PARTIAL_TOKEN_MINUTES", "ACCESS_TOKEN_MINUTES", "LOGIN_ADDRESS_FREE_FAILURES",
     "GATEWAY_CLIENT_RATE_PER_SECOND", "GATEWAY_CLIENT_BURST",
 })
+# per-tenant backups (services/backup/tenant/): documented in the README's third table
+OPTIONAL_ENV |= frozenset({
+    "BACKUP_TARGETS", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENT_FILE", "BACKUP_AGE_IDENTITY_FILE",
+    "BACKUP_MANIFEST_KEY_FILE", "BACKUP_MANIFEST_PUBLIC_KEY_FILE", "SERVICE_KEYS_DIR", "BACKUP_ARCHIVE_DIR",
+    "BACKUP_INCREMENTAL_CRON", "BACKUP_FULL_CRON", "BACKUP_DRILL_CRON", "BACKUP_RETENTION_CRON",
+    "BACKUP_TENANT_SERVICES", "BACKUP_DRILL_DATABASE_URL_TEMPLATE",
+})
 # Only the auth service may see these.
 AUTH_ONLY_ENV = frozenset({"AUTH_SIGNING_KEY_FILE", "TOTP_ENCRYPTION_KEY", "AUTH_CODE_PEPPER",
                            "PLATFORM_OPERATOR_EMAIL", "PLATFORM_OPERATOR_PASSWORD"})
@@ -353,7 +360,7 @@ def check_readme_topics(b: Bundle) -> list[str]:
         "competing consumers": r"(?i)competing consumers",
         "per-service database": r"(?i)per-service database",
         "migration lock": r"(?i)migration lock",
-        "backup pointer": r"(?i)backup service: see its own issue",
+        "backup pointer": r"python -m services\.backup\.restore",
         "upgrade order": r"(?i)#+ upgrade",
         "secret template": r"secret\.example\.yaml",
     }
@@ -884,7 +891,7 @@ MUTATIONS: dict[str, tuple[Callable, Callable[[Bundle], None]]] = {
     "README lacks the scaling command":
         (check_readme_topics, lambda b: setattr(b, "readme", b.readme.replace("scale deployment/grades", "scale"))),
     "README lacks the backup pointer":
-        (check_readme_topics, lambda b: setattr(b, "readme", b.readme.replace("see its own issue", "later"))),
+        (check_readme_topics, lambda b: setattr(b, "readme", b.readme.replace("services.backup.restore", "later"))),
     "grades sees auth's database":
         (check_secret_isolation, lambda b: _set_env(b, "grades", "AUTH_DATABASE_URL", "postgresql://x")),
     "gateway sees the TOTP key in compose":
