@@ -160,4 +160,7 @@ def _enrolled(api: Api, user: dict) -> str:
 from deploy.local import demo_catalog  # noqa: E402
 
 DEMO_AREAS.append(demo_catalog)
+from deploy.local import demo_documents  # noqa: E402
+
+DEMO_AREAS.append(demo_documents)
 # --- end of the areas' demo data ---

@@ -173,8 +173,9 @@ def test_who_gets_which_document(platform):
     demo = platform.demo
     klass, pupil = demo["class"], demo["student_person"]
     other = demo["catalog"]["pupils"][1]
-    catalog = f"/v1/classes/{klass['id']}/documents/year-end-catalog.pdf"
-    card = f"/v1/classes/{klass['id']}/students/{pupil['id']}/report-card.pdf"
+    # the calls the demo banner names (deploy/local/demo_documents.py), on the catalog's demo class
+    catalog, card = demo["documents"]["year_end_catalog"], demo["documents"]["report_card"]
+    assert card == f"/v1/classes/{klass['id']}/students/{pupil['id']}/report-card.pdf"
     with platform.client(platform.token("parent")) as c:  # follows the demo pupil
         r = c.get(card)
         assert r.status_code == 200 and r.headers["content-type"] == "application/pdf", r.text[:300]
@@ -196,7 +197,9 @@ def test_who_gets_which_document(platform):
         r = c.get(catalog)
         assert r.status_code == 403 and "homeroom teacher" in r.json()["message"]
     with platform.client(platform.token("homeroom")) as c:  # the demo class's diriginte
-        assert c.get(catalog).status_code == 200
+        r = c.get(catalog)
+        assert r.status_code == 200 and "Dana Răducanu" in "\n".join(_pdf_text(r.content))
+        assert c.get(demo["documents"]["catalog_xlsx"]).status_code == 200
     with platform.client(platform.token("admin")) as c:
         assert c.get(catalog).status_code == 403
 
