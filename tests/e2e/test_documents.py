@@ -181,6 +181,7 @@ def test_who_gets_which_document(platform):
         assert r.status_code == 200 and r.headers["content-type"] == "application/pdf", r.text[:300]
         text = _pdf_text(r.content)[0]
         assert f"{pupil['last_name']} {pupil['first_name']}" in text and "Matematică" in text
+        card_fingerprint = r.headers["x-document-fingerprint"]
         refused = c.get(f"/v1/classes/{klass['id']}/students/{other}/report-card.pdf")
         # the catalog's rule for report cards decides (views.report_card, read as the parent)
         assert refused.status_code == 403, refused.text
@@ -200,6 +201,8 @@ def test_who_gets_which_document(platform):
         r = c.get(catalog)
         assert r.status_code == 200 and "Dana Răducanu" in "\n".join(_pdf_text(r.content))
         assert c.get(demo["documents"]["catalog_xlsx"]).status_code == 200
+    with platform.client(platform.token("director")) as c:  # the card read as the parent is the record
+        assert c.post("/v1/documents/verify", json={"code": card_fingerprint}).json()["status"] == "matches"
     with platform.client(platform.token("admin")) as c:
         assert c.get(catalog).status_code == 403
 

@@ -1,5 +1,6 @@
 """Printing, storing, verifying and the year-end set, on SQLite and PostgreSQL, with the catalog
-data coming from made-up classes in the contract shape (the catalog view is another area's)."""
+data coming from made-up classes in the class catalog's shape (the real catalog views, and their
+rule on whose report card a parent or pupil may read, are exercised in tests/e2e/test_documents.py)."""
 from __future__ import annotations
 
 import copy
