@@ -164,4 +164,7 @@ DEMO_AREAS.append(demo_catalog)
 from deploy.local import demo_registry  # noqa: E402
 
 DEMO_AREAS.append(demo_registry)
+from deploy.local import demo_documents  # noqa: E402
+
+DEMO_AREAS.append(demo_documents)
 # --- end of the areas' demo data ---

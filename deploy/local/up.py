@@ -106,6 +106,7 @@ def banner(platform: LocalPlatform, demo: dict) -> str:
                  "`.venv/bin/python -m deploy.local.code <role>` (or any authenticator app).")
     lines += [f"  Demo ids: class {demo['class']['id']}, subject {demo['subject']['id']}, "
               f"student {demo['student_person']['id']}",
+              *[f"  {hint}" for hint in demo.get("hints", [])],
               "  Walkthrough: README.md → 'Try it with curl'.  Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 

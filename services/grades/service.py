@@ -280,7 +280,7 @@ class GradesService(ServiceBase):
 
     def _maker(self) -> Maker:
         return Maker(self.db, self.db.emitter(self.ctx), self.ctx.require_principal(),
-                     names_for=self.auth.names_for_documents, person=self.registry.get_person,
+                     names_for=self.auth.names_for_documents,
                      offload=tpool.execute)
 
     @rpc

@@ -3,7 +3,7 @@ file in chunks, record the printout and its event. Also the verification of a pr
 a whole school's year-end set, one class after another in the background.
 
 Plain code over the service's `Store`; the nameko entrypoints (service.py) hand it the caller,
-the event emitter and two lookups (names from auth, persons from the registry).
+the event emitter and the lookup of names (from auth).
 """
 from __future__ import annotations
 
@@ -52,7 +52,6 @@ class Maker:
     emit: Callable
     principal: Principal
     names_for: Callable[[list[str]], dict]          # auth.names_for_documents
-    person: Callable[[str], dict] | None = None     # registry.get_person, for the stand-in's pupil names
     offload: Callable = _direct                      # eventlet.tpool.execute in the service
 
     # --- reading --------------------------------------------------------------------------------
@@ -70,22 +69,6 @@ class Maker:
         if not director and len(directors) == 1:
             director = directors[0]
         return answer.get("school") or "", members, director
-
-    def _display_names(self, data: dict) -> dict:
-        """The stand-in catalog has no pupil names: shown from the registry, after fingerprinting
-        (they are not part of that record)."""
-        if source.catalog_available() or self.person is None:
-            return data
-        pupils = []
-        for p in data["pupils"]:
-            if not p["last_name"]:
-                try:
-                    person = self.person(p["student_id"])
-                    p = {**p, "last_name": person.get("last_name") or "", "first_name": person.get("first_name") or ""}
-                except AppError:
-                    pass
-            pupils.append(p)
-        return {**data, "pupils": pupils}
 
     def _class_checked(self, class_id: str) -> None:
         with self.db.reading() as s:
@@ -112,13 +95,12 @@ class Maker:
         data = self._load(class_id)
         fingerprint = canonical.fingerprint(data)
         school, names, director = self._names(data)
-        shown = self._display_names(data)
         klass = data["class"]
         return self._make(
             kind="year_catalog", data=data, fingerprint=fingerprint, content_type=printing.PDF,
             name=printing.file_name(f"Catalogul clasei {klass['name']}", f"anul școlar {klass['school_year']}",
                                     ext="pdf"),
-            render=lambda out: render_catalog_pdf(shown, out, school=school, names=names, fingerprint=fingerprint,
+            render=lambda out: render_catalog_pdf(data, out, school=school, names=names, fingerprint=fingerprint,
                                                   verify_url=verify_url(), director=director))
 
     def class_catalog_xlsx(self, class_id: str) -> dict:
@@ -126,37 +108,31 @@ class Maker:
         data = self._load(class_id)
         fingerprint = canonical.fingerprint(data)
         school, _, _ = self._names(data)
-        shown = self._display_names(data)
         klass = data["class"]
 
         def render(out):
-            write_catalog_xlsx(shown, out, school=school, fingerprint=fingerprint)
+            write_catalog_xlsx(data, out, school=school, fingerprint=fingerprint)
             return None
         return self._make(kind="catalog_xlsx", data=data, fingerprint=fingerprint, content_type=printing.XLSX,
                           name=printing.file_name(f"Catalogul clasei {klass['name']}", klass["school_year"], ext="xlsx"),
                           render=render)
 
     def report_card_pdf(self, class_id: str, student_id: str, period_id: str | None = None) -> dict:
-        access.may_print_report_card(self.principal, student_id)
-        with self.db.reading() as s:
-            klass = printing.class_header(s, self.principal, class_id)
-            if access.is_staff(self.principal):
-                access.may_print_class(self.principal, klass.homeroom_teacher_id)
-        data = self._load(class_id, period_id)
-        try:
-            fingerprint = canonical.report_card_fingerprint(data, student_id)
-        except KeyError:
-            raise NotFound("pupil not found in this class") from None
+        access.may_print_report_card(self.principal)
+        if access.is_staff(self.principal):
+            self._class_checked(class_id)
+        with self.db.reading() as s:  # as the caller: the catalog's rule decides whose card they may read
+            data = source.load_report_card(s, self.principal, class_id, student_id, period_id)
+        fingerprint = canonical.report_card_fingerprint(data, student_id)
         school, names, director = self._names(data)
-        shown = self._display_names({**data, "pupils": [p for p in data["pupils"] if p["student_id"] == student_id]})
-        pupil = shown["pupils"][0]
+        pupil = data["pupils"][0]
         period = next((p["name"] for p in data["school_year"]["periods"] if p["id"] == period_id), None)
         name = printing.file_name("Situația școlară", f"{pupil['last_name']} {pupil['first_name']}".strip(),
                                   f"clasa {data['class']['name']}", period or data["class"]["school_year"], ext="pdf")
         return self._make(
             kind="report_card", data=data, fingerprint=fingerprint, content_type=printing.PDF, name=name,
             student_id=student_id,
-            render=lambda out: render_report_card_pdf(shown, student_id, out, school=school, names=names,
+            render=lambda out: render_report_card_pdf(data, student_id, out, school=school, names=names,
                                                       fingerprint=fingerprint, verify_url=verify_url(),
                                                       period_id=period_id, director=director))
 
