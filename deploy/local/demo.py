@@ -157,14 +157,7 @@ def _enrolled(api: Api, user: dict) -> str:
 
 
 # --- the areas' demo data, in the order they depend on each other ---
-from deploy.local import demo_catalog  # noqa: E402
+from deploy.local import demo_catalog, demo_documents, demo_registry  # noqa: E402
 
-DEMO_AREAS.append(demo_catalog)
-
-from deploy.local import demo_registry  # noqa: E402
-
-DEMO_AREAS.append(demo_registry)
-from deploy.local import demo_documents  # noqa: E402
-
-DEMO_AREAS.append(demo_documents)
+DEMO_AREAS.extend((demo_catalog, demo_registry, demo_documents))
 # --- end of the areas' demo data ---
