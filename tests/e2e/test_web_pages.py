@@ -234,7 +234,8 @@ def test_the_school_admin_manages_accounts_classes_and_clients(platform, browser
     with page.expect_navigation():
         page.click("form[action='/web/admin/clients'] button[type=submit]")
     assert len(page.inner_text("code.secret").strip()) > 20
-    page.goto(platform.url + "/web/audit")
+    # the demo school's trail is long: filter it by type, as an administrator would
+    page.goto(platform.url + "/web/audit?type=grades.grade_recorded")
     assert "grades.grade_recorded" in page.inner_text("main")
     check_main_page(page, "audit")
 

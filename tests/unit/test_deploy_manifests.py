@@ -52,6 +52,8 @@ DOCUMENTED_ENV = frozenset({
     "PLATFORM_OPERATOR_EMAIL", "PLATFORM_OPERATOR_PASSWORD",
     "GATEWAY_HOST", "GATEWAY_PORT", "GATEWAY_TLS_CERT_FILE", "GATEWAY_TLS_KEY_FILE",
     "TOTP_ENCRYPTION_KEY", "AUTH_CODE_PEPPER",
+    # the audit log's checkpoint key (required in production) and its witness copy
+    "AUDIT_KEY_FILE", "AUDIT_PUBLIC_KEY_FILE", "AUDIT_WITNESS_DIR",
 })
 # Optional settings with working defaults: documented in the README's second table.
 OPTIONAL_ENV = frozenset({
