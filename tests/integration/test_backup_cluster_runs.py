@@ -48,6 +48,11 @@ def test_runs_are_claimed_once_recorded_and_paged(sessions):
         assert runs.page(s, kind=None, limit=50, offset=0)["total"] == 3
 
 
+# OPEN (issue 10): written before the areas were merged; its expectations (row counts of a bare demo
+# school, no tenant contracts table, no contract-driven retention) no longer hold on the merged
+# platform and are being re-based. Not strict: a pass is a pass.
+@pytest.mark.xfail(reason="issue 10, open: expectations predate the merged demo school and contract table",
+                   strict=False)
 def test_contract_end_dates_come_from_the_tenant_level_table(sessions):
     with sessions.begin() as s:
         assert jobs.tenant_contracts(s) is None  # not there: contracts unknown, keep everything
