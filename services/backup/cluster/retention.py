@@ -17,11 +17,10 @@ so the boundary backup is never expired. Pure rules: dates in, days out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from dateutil.relativedelta import relativedelta
+from services.backup.tenant.retention import RETENTION_MONTHS, retained_until  # one CAT-8 rule for both levels
 
-RETENTION_MONTHS = 24
 # pgBackRest's largest accepted value of repo-retention-full with type=time ("keep all").
 KEEP_ALL_DAYS = 9999999
 
@@ -30,13 +29,6 @@ KEEP_ALL_DAYS = 9999999
 class ContractTerm:
     contract_end: date | None  # None: the contract is running
     legal_hold: bool = False
-
-
-def retained_until(contract_end: date, months: int = RETENTION_MONTHS) -> date:
-    """The last day a school's backups must exist: end + `months`, never a day short (a day
-    missing in the target month, 29 Feb or the 31st, rolls forward to the next month's 1st)."""
-    shifted = contract_end + relativedelta(months=months)
-    return shifted + timedelta(days=1) if shifted.day != contract_end.day else shifted
 
 
 def oldest_needed_full(today: date, full_backups: list[date], contracts: list[ContractTerm],
