@@ -24,7 +24,9 @@ install: $(STAMP)
 # machine); otherwise the missing ones are named.
 #   fonts-dejavu-core: the font embedded in printed documents (every Romanian letter)
 #   tzdata: Europe/Bucharest on printed documents; npm: fetches the web pages' libraries
-SYSTEM_PACKAGES := fonts-dejavu-core tzdata npm
+#   (only when no npm is on the PATH: a machine whose Node.js comes from NodeSource has npm
+#   inside its nodejs package, and Debian's npm would conflict with it)
+SYSTEM_PACKAGES := fonts-dejavu-core tzdata $(if $(shell command -v npm),,npm)
 # ... and for the tests: poppler-utils (pdftoppm renders a document page to PNG), pgbackrest
 # (the cluster backups), prometheus (promtool checks the alert rules), chromium (the browser
 # tests; Playwright never downloads a browser here), openssh-server (the SFTP backup target
