@@ -108,11 +108,6 @@ def operator_context():
         user_id="operator-1", role="operator", tenant_id=None))
 
 
-# OPEN (issue 10): written before the areas were merged; its expectations (row counts of a bare demo
-# school, no tenant contracts table, no contract-driven retention) no longer hold on the merged
-# platform and are being re-based. Not strict: a pass is a pass.
-@pytest.mark.xfail(reason="issue 10, open: expectations predate the merged demo school and contract table",
-                   strict=False)
 def test_scheduled_full_and_incremental_then_point_in_time_restore(scratch):
     cluster, provider = scratch.cluster, scratch.provider
     cluster.sql("INSERT INTO grades (value, note) SELECT g % 10 + 1, 'înainte de full' FROM generate_series(1, 5000) g",

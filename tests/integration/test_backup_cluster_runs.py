@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import text
 
 from services.backup.cluster import jobs, runs
 from services.backup.cluster.retention import ContractTerm
+from services.backup.tenant.models import TenantContract
 from services.kernel.db import make_engine, make_sessionmaker
 from services.kernel.migrations import upgrade_to_head
 
@@ -48,18 +48,12 @@ def test_runs_are_claimed_once_recorded_and_paged(sessions):
         assert runs.page(s, kind=None, limit=50, offset=0)["total"] == 3
 
 
-# OPEN (issue 10): written before the areas were merged; its expectations (row counts of a bare demo
-# school, no tenant contracts table, no contract-driven retention) no longer hold on the merged
-# platform and are being re-based. Not strict: a pass is a pass.
-@pytest.mark.xfail(reason="issue 10, open: expectations predate the merged demo school and contract table",
-                   strict=False)
 def test_contract_end_dates_come_from_the_tenant_level_table(sessions):
     with sessions.begin() as s:
-        assert jobs.tenant_contracts(s) is None  # not there: contracts unknown, keep everything
+        assert jobs.tenant_contracts(s) is None  # none recorded yet: contracts unknown, keep everything
     with sessions.begin() as s:
-        s.execute(text("CREATE TABLE IF NOT EXISTS tenant_contracts (tenant_id VARCHAR(36) PRIMARY KEY, "
-                       "contract_end DATE, legal_hold BOOLEAN NOT NULL)"))
-        s.execute(text("INSERT INTO tenant_contracts VALUES ('a', '2025-03-31', false), ('b', NULL, true)"))
+        s.add_all([TenantContract(tenant_id="a", contract_end=date(2025, 3, 31), legal_hold=False),
+                   TenantContract(tenant_id="b", contract_end=None, legal_hold=True)])
     with sessions.begin() as s:
         assert sorted(jobs.tenant_contracts(s), key=str) == sorted(
             [ContractTerm(date(2025, 3, 31), False), ContractTerm(None, True)], key=str)

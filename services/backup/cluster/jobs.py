@@ -20,11 +20,15 @@ log = get_logger("backup.cluster")
 
 def tenant_contracts(session) -> list[ContractTerm] | None:
     """The schools' contract end dates and legal holds, as the tenant-level backups record them
-    (table `tenant_contracts`); None when that table does not exist (contracts unknown)."""
+    (table `tenant_contracts`); None when the contracts are unknown: the table does not exist
+    (a backup database without the tenant level) or no contract is recorded in it yet. Unknown
+    contracts keep every off-site backup, since an expired backup cannot be brought back."""
     bind = session.connection()
     if not inspect(bind).has_table("tenant_contracts"):
         return None
     rows = session.execute(text("SELECT contract_end, legal_hold FROM tenant_contracts")).all()
+    if not rows:
+        return None
     return [ContractTerm(end if isinstance(end, date) or end is None else date.fromisoformat(str(end)[:10]),
                          bool(hold)) for end, hold in rows]
 
