@@ -160,12 +160,15 @@ def run(args: argparse.Namespace, scratch: Scratch, url: str) -> int:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(ROWS_QUERY, {"c": klass})
         rows = len(cur.fetchall())
-    request = {"method": "GET", "path": f"/v1/classes/{klass}/catalog",
-               "headers": {"Authorization": f"Bearer {director}"}, "expect_status": 200}
+
+    def request() -> dict:
+        # a fresh sign-in before each window: seeding and the rounds outlast an access token
+        return {"method": "GET", "path": f"/v1/classes/{klass}/catalog",
+                "headers": {"Authorization": f"Bearer {scratch.login('director')}"}, "expect_status": 200}
     meter = CpuMeter(platform_pids(scratch.platform))
     print(f"[bench] {rows} rows; {args.rounds} rounds of {args.seconds:g} s, {args.connections} concurrent readers",
           flush=True)
-    run_load(scratch, request, connections=args.connections, processes=args.client_procs, duration=2, meter=meter,
+    run_load(scratch, request(), connections=args.connections, processes=args.client_procs, duration=2, meter=meter,
              label="warm-up view")
     results: dict[str, list[LoadResult]] = {"sql": [], "view": []}
     for r in range(args.rounds):
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace, scratch: Scratch, url: str) -> int:
             if kind == "sql":
                 results["sql"].append(sql_window(url, klass, connections=args.connections, seconds=args.seconds))
             else:
-                results["view"].append(run_load(scratch, request, connections=args.connections,
+                results["view"].append(run_load(scratch, request(), connections=args.connections,
                                                 processes=args.client_procs, duration=args.seconds, meter=meter,
                                                 label=f"round {r + 1} view"))
             time.sleep(0.5)
