@@ -424,7 +424,8 @@ def check_readme_topics(b: Bundle) -> list[str]:
 
 
 def check_secret_isolation(b: Bundle) -> list[str]:
-    """Each process sees only its own database URL; auth-only secrets reach auth only."""
+    """Each process sees only its own database URL and none of another process's OWNED_ENV;
+    a private key file (PRIVATE_KEYS) is mounted only into the process that uses it."""
     problems = []
     configmaps = {d["metadata"]["name"]: d for d in b.of_kind("ConfigMap")}
     envs = {}
