@@ -50,30 +50,63 @@ DOCUMENTED_ENV = frozenset({
     "PLATFORM_DATA_DIR", "METRICS_HOST", "METRICS_PORT", "SERVICE_MAX_WORKERS", "RPC_TIMEOUT_SECONDS", "LOG_LEVEL",
     "AUTH_SIGNING_KEY_FILE", "AUTH_PUBLIC_KEY_FILE",
     "PLATFORM_OPERATOR_EMAIL", "PLATFORM_OPERATOR_PASSWORD",
-    "GATEWAY_HOST", "GATEWAY_PORT", "GATEWAY_TLS_CERT_FILE", "GATEWAY_TLS_KEY_FILE",
-    "TOTP_ENCRYPTION_KEY", "AUTH_CODE_PEPPER",
-    # the audit log's checkpoint key (required in production) and its witness copy
-    "AUDIT_KEY_FILE", "AUDIT_PUBLIC_KEY_FILE", "AUDIT_WITNESS_DIR",
+    "GATEWAY_HOST", "GATEWAY_PORT", "GATEWAY_TLS_CERT_FILE", "GATEWAY_TLS_KEY_FILE", "GATEWAY_SESSION_KEY",
+    "TOTP_ENCRYPTION_KEY", "AUTH_CODE_PEPPER", "REGISTRY_ENCRYPTION_KEY",
+    # the audit log's checkpoint key (required in production), its name and its witnesses
+    "AUDIT_KEY_FILE", "AUDIT_PUBLIC_KEY_FILE", "AUDIT_ORIGIN", "AUDIT_WITNESS_DIR", "AUDIT_WITNESS_URL",
+    # service-to-service credentials (services/kernel/service_credentials.py)
+    "SERVICE_KEYS_DIR",
+    # the site's public addresses, quoted in e-mails and printed on documents
+    "PUBLIC_BASE_URL", "DOCUMENTS_VERIFY_URL",
+    # senders (auth), set from the Secret when present
+    "SMTP_URL", "SMS_PROVIDER_URL", "SMS_PROVIDER_TOKEN",
+    # per-tenant backups (services/backup/tenant/)
+    "BACKUP_TARGETS", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENT_FILE", "BACKUP_AGE_IDENTITY_FILE",
+    "BACKUP_MANIFEST_KEY_FILE", "BACKUP_MANIFEST_PUBLIC_KEY_FILE", "BACKUP_ARCHIVE_DIR",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
 })
 # Optional settings with working defaults: documented in the README's second table.
 OPTIONAL_ENV = frozenset({
-    "SMTP_URL", "MAIL_FROM", "SMS_PROVIDER_URL", "SMS_PROVIDER_TOKEN", "PUBLIC_BASE_URL", "TOTP_ISSUER",
+    "MAIL_FROM", "TOTP_ISSUER", "TOTP_OLD_ENCRYPTION_KEYS", "REGISTRY_OLD_ENCRYPTION_KEYS",
     "REFRESH_TOKEN_DAYS", "PARTIAL_TOKEN_MINUTES", "ACCESS_TOKEN_MINUTES", "LOGIN_ADDRESS_FREE_FAILURES",
     "GATEWAY_CLIENT_RATE_PER_SECOND", "GATEWAY_CLIENT_BURST",
 })
 # per-tenant backups (services/backup/tenant/): documented in the README's third table
 OPTIONAL_ENV |= frozenset({
-    "BACKUP_TARGETS", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENT_FILE", "BACKUP_AGE_IDENTITY_FILE",
-    "BACKUP_MANIFEST_KEY_FILE", "BACKUP_MANIFEST_PUBLIC_KEY_FILE", "SERVICE_KEYS_DIR", "BACKUP_ARCHIVE_DIR",
     "BACKUP_INCREMENTAL_CRON", "BACKUP_FULL_CRON", "BACKUP_DRILL_CRON", "BACKUP_RETENTION_CRON",
     "BACKUP_TENANT_SERVICES", "BACKUP_DRILL_DATABASE_URL_TEMPLATE",
 })
-# Only the auth service may see these.
-AUTH_ONLY_ENV = frozenset({"AUTH_SIGNING_KEY_FILE", "TOTP_ENCRYPTION_KEY", "AUTH_CODE_PEPPER",
-                           "PLATFORM_OPERATOR_EMAIL", "PLATFORM_OPERATOR_PASSWORD"})
+# Settings only one process may see (besides its own database URL): keys, credentials, and
+# site settings no other process reads.
+OWNED_ENV: dict[str, frozenset[str]] = {
+    "auth": frozenset({"AUTH_SIGNING_KEY_FILE", "TOTP_ENCRYPTION_KEY", "AUTH_CODE_PEPPER",
+                       "PLATFORM_OPERATOR_EMAIL", "PLATFORM_OPERATOR_PASSWORD",
+                       "SMTP_URL", "SMS_PROVIDER_URL", "SMS_PROVIDER_TOKEN", "PUBLIC_BASE_URL"}),
+    "registry": frozenset({"REGISTRY_ENCRYPTION_KEY"}),
+    "grades": frozenset({"DOCUMENTS_VERIFY_URL"}),
+    "audit": frozenset({"AUDIT_KEY_FILE", "AUDIT_PUBLIC_KEY_FILE", "AUDIT_ORIGIN", "AUDIT_WITNESS_DIR",
+                        "AUDIT_WITNESS_URL"}),
+    "backup": frozenset({"BACKUP_TARGETS", "BACKUP_AGE_RECIPIENT", "BACKUP_AGE_RECIPIENT_FILE",
+                         "BACKUP_AGE_IDENTITY_FILE", "BACKUP_MANIFEST_KEY_FILE", "BACKUP_MANIFEST_PUBLIC_KEY_FILE",
+                         "BACKUP_ARCHIVE_DIR", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}),
+    "gateway": frozenset({"GATEWAY_TLS_KEY_FILE", "GATEWAY_SESSION_KEY"}),
+}
+AUTH_ONLY_ENV = OWNED_ENV["auth"]
 # Values that carry credentials: never in a committed env file with a real value.
 SECRET_ENV = frozenset({"AMQP_URI", "TOTP_ENCRYPTION_KEY", "AUTH_CODE_PEPPER", "PLATFORM_OPERATOR_PASSWORD",
+                        "REGISTRY_ENCRYPTION_KEY", "GATEWAY_SESSION_KEY", "BACKUP_TARGETS", "AWS_SECRET_ACCESS_KEY",
+                        "SMTP_URL", "SMS_PROVIDER_TOKEN",
                         *(f"{s.upper()}_DATABASE_URL" for s in SERVICES)})
+# Private key files (Secret keys in k8s, compose secret file names) -> the one process that
+# signs or decrypts with it. Public halves may go wherever they are verified.
+PRIVATE_KEYS: dict[str, str] = {
+    "auth_ed25519.pem": "auth", "service_auth_ed25519.pem": "auth",
+    "audit_log_ed25519.pem": "audit",
+    "backup_manifest_ed25519.pem": "backup", "service_backup_ed25519.pem": "backup",
+    "backup_age_identity.txt": "backup",
+    "tls.key": "gateway", "gateway.key": "gateway",
+}
+SECRET_FILE_MODE = 0o440
 COMPILERS = re.compile(r"\b(gcc|g\+\+|cc|clang|build-essential|make|cpp)\b")
 
 
@@ -242,6 +275,27 @@ def compose_container_ports(svc: dict) -> list[int]:
     return ports
 
 
+def secret_volume_files(vol: dict, secrets: dict[str, dict]) -> dict[str, str]:
+    """Files of a secret volume: path inside the mount -> the Secret key it holds."""
+    items = vol["secret"].get("items")
+    if items:
+        return {i["path"]: i["key"] for i in items}
+    secret = secrets.get(vol["secret"]["secretName"]) or {}
+    return {k: k for k in (*(secret.get("stringData") or {}), *(secret.get("data") or {}))}
+
+
+def compose_secret_files(svc: dict, b: Bundle) -> dict[str, str]:
+    """Compose secrets a service mounts: absolute path in the container -> the operator's file."""
+    top = b.compose.get("secrets") or {}
+    out = {}
+    for entry in svc.get("secrets") or []:
+        source = entry if isinstance(entry, str) else entry.get("source")
+        target = source if isinstance(entry, str) else entry.get("target") or source
+        path = target if str(target).startswith("/") else f"/run/secrets/{target}"
+        out[path] = str((top.get(source) or {}).get("file", ""))
+    return out
+
+
 def selector_matches(selector: dict | None, labels: dict) -> bool:
     selector = selector or {}
     if selector.get("matchExpressions"):
@@ -370,7 +424,8 @@ def check_readme_topics(b: Bundle) -> list[str]:
 
 
 def check_secret_isolation(b: Bundle) -> list[str]:
-    """Each process sees only its own database URL; auth-only secrets reach auth only."""
+    """Each process sees only its own database URL and none of another process's OWNED_ENV;
+    a private key file (PRIVATE_KEYS) is mounted only into the process that uses it."""
     problems = []
     configmaps = {d["metadata"]["name"]: d for d in b.of_kind("ConfigMap")}
     envs = {}
@@ -386,17 +441,259 @@ def check_secret_isolation(b: Bundle) -> list[str]:
         foreign = {n for n in names if n.endswith("_DATABASE_URL")} - own
         if foreign:
             problems.append(f"{where}: sees other databases {sorted(foreign)}")
-        if process != "auth" and names & AUTH_ONLY_ENV:
-            problems.append(f"{where}: sees auth-only {sorted(names & AUTH_ONLY_ENV)}")
+        for owner, owned in OWNED_ENV.items():
+            if process != owner and names & owned:
+                problems.append(f"{where}: sees {owner}-only {sorted(names & owned)}")
         if "AMQP_URI" not in names or "AUTH_PUBLIC_KEY_FILE" not in names:
             problems.append(f"{where}: needs AMQP_URI and AUTH_PUBLIC_KEY_FILE")
+    # private key files: only in the pod that signs (or decrypts) with them
+    for name, dep in b.deployments().items():
+        for vol in dep["spec"]["template"]["spec"].get("volumes") or []:
+            if "secret" in vol:
+                for key in sorted(secret_volume_files(vol, b.secret_examples()).values()):
+                    if PRIVATE_KEYS.get(key, name) != name:
+                        problems.append(f"Deployment {name}: mounts {key}, the private key of {PRIVATE_KEYS[key]}")
+    for name, svc in b.platform_services().items():
+        for _target, file in compose_secret_files(svc, b).items():
+            key = Path(file).name
+            if PRIVATE_KEYS.get(key, name) != name:
+                problems.append(f"compose {name}: mounts {key}, the private key of {PRIVATE_KEYS[key]}")
     return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Production settings. What each process must be given in production: the code refuses to start
+# without it ("... must be set in production"), or cannot do its work (a key file it signs with,
+# a directory that must outlive the pod). "A|B" means either. test_production_table_covers_the_code
+# fails when services/ or gateway/ gain a "must be set in production" message this table lacks.
+
+_EVERY_PROCESS = ("PLATFORM_ENV", "AMQP_URI", "AUTH_PUBLIC_KEY_FILE")
+PRODUCTION_SETTINGS: dict[str, tuple[str, ...]] = {
+    "auth": (*_EVERY_PROCESS, "AUTH_DATABASE_URL", "AUTH_SIGNING_KEY_FILE", "TOTP_ENCRYPTION_KEY",
+             "AUTH_CODE_PEPPER", "SERVICE_KEYS_DIR", "PUBLIC_BASE_URL"),
+    "grades": (*_EVERY_PROCESS, "GRADES_DATABASE_URL", "SERVICE_KEYS_DIR", "DOCUMENTS_VERIFY_URL"),
+    "registry": (*_EVERY_PROCESS, "REGISTRY_DATABASE_URL", "REGISTRY_ENCRYPTION_KEY", "SERVICE_KEYS_DIR"),
+    "audit": (*_EVERY_PROCESS, "AUDIT_DATABASE_URL", "AUDIT_KEY_FILE", "AUDIT_PUBLIC_KEY_FILE", "AUDIT_ORIGIN",
+              "AUDIT_WITNESS_DIR|AUDIT_WITNESS_URL", "SERVICE_KEYS_DIR"),
+    "backup": (*_EVERY_PROCESS, "BACKUP_DATABASE_URL", "BACKUP_AGE_RECIPIENT|BACKUP_AGE_RECIPIENT_FILE",
+               "BACKUP_MANIFEST_KEY_FILE", "BACKUP_MANIFEST_PUBLIC_KEY_FILE", "BACKUP_TARGETS",
+               "BACKUP_ARCHIVE_DIR", "SERVICE_KEYS_DIR"),
+    "gateway": (*_EVERY_PROCESS, "GATEWAY_TLS_CERT_FILE", "GATEWAY_TLS_KEY_FILE", "GATEWAY_SESSION_KEY"),
+}
+# Kubernetes only: two audit replicas cannot share a ReadWriteOnce witness volume, and a pod's
+# emptyDir goes with the pod, so the witness there is the external one.
+K8S_PRODUCTION_SETTINGS: dict[str, tuple[str, ...]] = {"audit": ("AUDIT_WITNESS_URL",)}
+# Directories that must outlive the container: a PersistentVolumeClaim / a named volume.
+PERSISTENT_DIRS = frozenset({"AUDIT_WITNESS_DIR", "BACKUP_ARCHIVE_DIR"})
+# System calls with a service credential (services/kernel/service_credentials.py):
+# scope -> (the calling service, the services it calls). The caller holds its private key,
+# every callee the caller's public key, all in SERVICE_KEYS_DIR.
+SERVICE_CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tenant_data": ("backup", ("auth", "registry", "grades", "audit")),
+    "subject_export": ("auth", ("registry", "grades", "audit")),
+}
+
+
+def service_key_files() -> dict[str, set[str]]:
+    """process -> the files its SERVICE_KEYS_DIR must hold, exactly."""
+    files: dict[str, set[str]] = {}
+    for caller, callees in SERVICE_CALLS.values():
+        files.setdefault(caller, set()).add(f"service_{caller}_ed25519.pem")
+        for callee in callees:
+            files.setdefault(callee, set()).add(f"service_{caller}_ed25519.pub.pem")
+    return files
+
+
+def k8s_env_sources(c: dict, configmap_data: dict[str, dict]) -> dict[str, dict]:
+    """name -> {"from": "secret" | "configmap" | "literal", "value": str | None, "optional": bool}."""
+    out: dict[str, dict] = {}
+    for src in c.get("envFrom") or []:
+        if "configMapRef" in src:
+            for k, v in (configmap_data.get(src["configMapRef"]["name"]) or {}).items():
+                out[k] = {"from": "configmap", "value": str(v), "optional": False}
+    for e in c.get("env") or []:
+        vf = e.get("valueFrom") or {}
+        if "secretKeyRef" in vf:
+            ref = vf["secretKeyRef"]
+            out[e["name"]] = {"from": "secret", "value": None, "optional": bool(ref.get("optional"))}
+        elif "configMapKeyRef" in vf:
+            ref = vf["configMapKeyRef"]
+            value = (configmap_data.get(ref["name"]) or {}).get(ref["key"])
+            out[e["name"]] = {"from": "configmap", "value": None if value is None else str(value),
+                              "optional": bool(ref.get("optional"))}
+        else:
+            out[e["name"]] = {"from": "literal", "value": str(e.get("value", "")), "optional": False}
+    return out
+
+
+def _mount_of(path: str, mounts: list[dict]) -> dict | None:
+    inside = [m for m in mounts if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")]
+    return max(inside, key=lambda m: len(m["mountPath"]), default=None)
+
+
+def _k8s_production_problems(name: str, dep: dict, b: Bundle, configmap_data: dict[str, dict]) -> list[str]:
+    problems = []
+    spec = dep["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    env = k8s_env_sources(c, configmap_data)
+    mounts = c.get("volumeMounts") or []
+    vols = {v["name"]: v for v in spec.get("volumes") or []}
+    where = f"Deployment {name}"
+
+    def secret_file(var: str, path: str) -> None:
+        mount = _mount_of(path, mounts)
+        vol = vols.get(mount["name"]) if mount else None
+        if vol is None or "secret" not in vol:
+            problems.append(f"{where}: {var}={path} is not inside a mounted Secret")
+            return
+        rel = path[len(mount["mountPath"].rstrip("/")) + 1:]
+        if rel not in secret_volume_files(vol, b.secret_examples()):
+            problems.append(f"{where}: {var}={path}: Secret {vol['secret']['secretName']} mounted there has no {rel}")
+
+    required = (*PRODUCTION_SETTINGS.get(name, ()), *K8S_PRODUCTION_SETTINGS.get(name, ()))
+    for setting in required:
+        present = [alt for alt in setting.split("|") if alt in env]
+        if not present:
+            problems.append(f"{where}: missing {setting.replace('|', ' or ')}")
+        for var in present:
+            src = env[var]
+            if src["optional"]:
+                problems.append(f"{where}: {var} is required in production, not optional")
+            if var in SECRET_ENV and src["from"] != "secret":
+                problems.append(f"{where}: {var} must come from a Secret (secretKeyRef)")
+            elif src["from"] != "secret" and not src["value"]:
+                problems.append(f"{where}: {var} has no value")
+    for var, src in env.items():
+        value = src["value"] or ""
+        if var.endswith("_FILE") and value:
+            secret_file(var, value)
+        elif var == "SERVICE_KEYS_DIR":
+            mount = next((m for m in mounts if m["mountPath"].rstrip("/") == value.rstrip("/")), None)
+            vol = vols.get(mount["name"]) if mount else None
+            if vol is None or "secret" not in vol:
+                problems.append(f"{where}: SERVICE_KEYS_DIR={value} is not a mounted Secret")
+                continue
+            got = set(secret_volume_files(vol, b.secret_examples()))
+            want = service_key_files().get(name, set())
+            if got != want:
+                problems.append(f"{where}: SERVICE_KEYS_DIR holds {sorted(got)}, needs exactly {sorted(want)}")
+            bad_keys = {k for p, k in secret_volume_files(vol, b.secret_examples()).items() if p != k}
+            if bad_keys:
+                problems.append(f"{where}: service keys mounted under other names: {sorted(bad_keys)}")
+        elif var in PERSISTENT_DIRS:
+            mount = _mount_of(value, mounts)
+            if mount is None or "persistentVolumeClaim" not in vols.get(mount["name"], {}):
+                problems.append(f"{where}: {var}={value} must be on a PersistentVolumeClaim")
+    for mount in mounts:
+        vol = vols.get(mount["name"], {})
+        if "secret" in vol:
+            if mount.get("readOnly") is not True:
+                problems.append(f"{where}: Secret volume {mount['name']} must be mounted readOnly")
+            if vol["secret"].get("defaultMode") != SECRET_FILE_MODE:
+                problems.append(f"{where}: Secret volume {mount['name']} needs defaultMode 0440")
+    return problems
+
+
+def _compose_production_problems(name: str, svc: dict, b: Bundle) -> list[str]:
+    problems = []
+    where = f"compose {name}"
+    env = compose_env(svc, b)[0]
+    files = compose_secret_files(svc, b)
+    named_volumes = set(b.compose.get("volumes") or {})
+    volume_mounts = {}
+    for v in svc.get("volumes") or []:
+        source, _, rest = str(v).partition(":")
+        volume_mounts[rest.split(":")[0]] = source
+
+    def given(var: str) -> bool:
+        value = env.get(var)
+        return bool(value) and not re.fullmatch(r"\$\{\w+:?-\}", value)
+
+    for setting in PRODUCTION_SETTINGS.get(name, ()):
+        present = [alt for alt in setting.split("|") if given(alt)]
+        if not present:
+            problems.append(f"{where}: missing {setting.replace('|', ' or ')} (or it may be empty)")
+        for var in present:
+            if var in SECRET_ENV and "${" not in env[var]:
+                problems.append(f"{where}: {var} must be interpolated from .env, not written here")
+    for var, value in env.items():
+        if var.endswith("_FILE") and value and value not in files:
+            problems.append(f"{where}: {var}={value} is not a mounted secret")
+        elif var == "SERVICE_KEYS_DIR":
+            inside = {p: f for p, f in files.items() if str(Path(p).parent) == value.rstrip("/")}
+            got = {Path(p).name for p in inside}
+            want = service_key_files().get(name, set())
+            if got != want:
+                problems.append(f"{where}: SERVICE_KEYS_DIR holds {sorted(got)}, needs exactly {sorted(want)}")
+            for p, f in inside.items():
+                if Path(f).name != Path(p).name:
+                    problems.append(f"{where}: {f} mounted as {p}")
+        elif var in PERSISTENT_DIRS:
+            mount = _mount_of(value, [{"mountPath": m} for m in volume_mounts])
+            if mount is None or volume_mounts[mount["mountPath"]] not in named_volumes:
+                problems.append(f"{where}: {var}={value} must be on a named volume")
+    return problems
+
+
+def check_production_settings(b: Bundle) -> list[str]:
+    """Every Deployment and compose service gets the settings PRODUCTION_SETTINGS names for its
+    process: from a Secret when it is a credential; a key file inside a mounted (read-only, 0440)
+    Secret that holds it; SERVICE_KEYS_DIR with exactly the service keys of SERVICE_CALLS; the
+    witness and archive directories on persistent volumes."""
+    problems = []
+    configmap_data = {d["metadata"]["name"]: d.get("data") or {} for d in b.of_kind("ConfigMap")}
+    for name, dep in b.deployments().items():
+        module = module_of(dep["spec"]["template"]["spec"]["containers"][0].get("command"),
+                           dep["spec"]["template"]["spec"]["containers"][0].get("args"))
+        problems += _k8s_production_problems(process_of(module or name), dep, b, configmap_data)
+    for name, svc in b.platform_services().items():
+        problems += _compose_production_problems(name, svc, b)
+    return problems
+
+
+PRODUCTION_MESSAGE = re.compile(
+    r"""["']([^"'\n]*\b(?:must be set|is required|are required)\b[^"'\n]*\bin production\b[^"'\n]*)["']""")
+
+
+def uncovered_production_messages(sources: dict[str, str]) -> list[str]:
+    """Settings named by a "... must be set in production" message that PRODUCTION_SETTINGS lacks.
+
+    `sources`: path relative to the repository -> text. A message in services/<service>/ or
+    gateway/ must be covered in that process's row; one in services/kernel/ in some row (and a
+    `{service.upper()}_X` in every service's)."""
+    rows = {p: {alt for s in settings for alt in s.split("|")} for p, settings in PRODUCTION_SETTINGS.items()}
+    everywhere = set().union(*rows.values())
+    problems = []
+    for path, text in sorted(sources.items()):
+        parts = Path(path).parts
+        owner = "gateway" if parts[0] == "gateway" else parts[1] if len(parts) > 2 and parts[1] in rows else None
+        for message in PRODUCTION_MESSAGE.findall(text):
+            per_service = re.findall(r"\{\w+\.upper\(\)\}(_[A-Z0-9_]+)", message)
+            names = set(re.findall(r"(?<![\w}])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", message))
+            if not names and not per_service:
+                problems.append(f"{path}: {message!r} names no setting")
+            for suffix in per_service:
+                problems += [f"{path}: {s.upper()}{suffix} missing from PRODUCTION_SETTINGS[{s!r}]"
+                             for s in SERVICES if f"{s.upper()}{suffix}" not in rows[s]]
+            for var in sorted(names):
+                if owner is not None and var not in rows[owner]:
+                    problems.append(f"{path}: {var} missing from PRODUCTION_SETTINGS[{owner!r}]")
+                elif var not in everywhere:
+                    problems.append(f"{path}: {var} missing from PRODUCTION_SETTINGS")
+    return problems
+
+
+def production_sources() -> dict[str, str]:
+    return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8")
+            for base in ("services", "gateway") for p in sorted((ROOT / base).rglob("*.py"))
+            if "tests" not in p.relative_to(ROOT).parts}
 
 
 def check_k8s_references(b: Bundle) -> list[str]:
     """ConfigMaps, Secret keys and secret volumes referenced by Deployments exist (in the template)."""
     problems = []
     configmaps = {d["metadata"]["name"] for d in b.of_kind("ConfigMap")}
+    configmap_data = {d["metadata"]["name"]: d.get("data") or {} for d in b.of_kind("ConfigMap")}
     secrets = b.secret_examples()
 
     def secret_keys(name: str) -> set[str]:
@@ -413,6 +710,9 @@ def check_k8s_references(b: Bundle) -> list[str]:
                 ref = (e.get("valueFrom") or {}).get("secretKeyRef")
                 if ref and ref["key"] not in secret_keys(ref["name"]):
                     problems.append(f"{name}: Secret {ref['name']} has no key {ref['key']}")
+                cref = (e.get("valueFrom") or {}).get("configMapKeyRef")
+                if cref and cref["key"] not in (configmap_data.get(cref["name"]) or {}):
+                    problems.append(f"{name}: ConfigMap {cref['name']} has no key {cref['key']}")
         for vol in spec.get("volumes") or []:
             if "secret" in vol:
                 sname = vol["secret"]["secretName"]
@@ -792,7 +1092,7 @@ CHECKS: list[Callable[[Bundle], list[str]]] = [
     check_deployment_modules, check_compose_modules, check_env_documented, check_readme_documents_env,
     check_readme_topics, check_secret_isolation, check_k8s_references, check_pod_security,
     check_service_probes, check_gateway_https, check_replicas_and_scaling, check_network_policies,
-    check_kustomization, check_dockerfile, check_compose, check_compose_env_files,
+    check_kustomization, check_dockerfile, check_compose, check_compose_env_files, check_production_settings,
 ]
 
 
@@ -809,6 +1109,41 @@ def test_every_yaml_file_under_deploy_parses():
 @pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
 def test_deploy_is_consistent(bundle, check):
     assert check(bundle) == []
+
+
+def test_production_table_covers_the_code():
+    """Every "... must be set in production" message in services/ and gateway/ is in the table."""
+    sources = production_sources()
+    assert any(PRODUCTION_MESSAGE.search(text) for text in sources.values())
+    assert uncovered_production_messages(sources) == []
+
+
+@pytest.mark.parametrize("path, message, expected", [
+    ("services/grades/pdf.py", "DOCUMENTS_SIGNING_KEY_FILE must be set in production",
+     "DOCUMENTS_SIGNING_KEY_FILE missing from PRODUCTION_SETTINGS['grades']"),
+    ("gateway/web/session.py", "GATEWAY_CSRF_KEY is required in production",
+     "GATEWAY_CSRF_KEY missing from PRODUCTION_SETTINGS['gateway']"),
+    ("services/kernel/x.py", "KERNEL_THING must be set explicitly in production",
+     "KERNEL_THING missing from PRODUCTION_SETTINGS"),
+    # known to the table, but in another process's row: the grades row lacks it
+    ("services/grades/x.py", "REGISTRY_ENCRYPTION_KEY must be set in production",
+     "REGISTRY_ENCRYPTION_KEY missing from PRODUCTION_SETTINGS['grades']"),
+    ("services/kernel/x.py", "{service.upper()}_CACHE_URL must be set in production",
+     "AUDIT_CACHE_URL missing from PRODUCTION_SETTINGS['audit']"),
+    ("services/audit/x.py", "a key must be set in production", "names no setting"),
+])
+def test_production_table_check_notices_a_new_message(path, message, expected):
+    source = f'def f():\n    raise RuntimeError("{message}")\n'
+    problems = uncovered_production_messages({**production_sources(), path: source})
+    assert any(expected in p for p in problems), problems
+
+
+def test_service_calls_cover_the_trusted_callers():
+    """SERVICE_CALLS names every scope and trusted caller of service_credentials.TRUSTED."""
+    from services.kernel.service_credentials import TRUSTED
+    for scope, callers in TRUSTED.items():
+        assert scope in SERVICE_CALLS, f"scope {scope} (trusted {sorted(callers)}) is not in SERVICE_CALLS"
+        assert set(callers) <= {SERVICE_CALLS[scope][0]}, (scope, sorted(callers))
 
 
 def test_hadolint_if_available():
@@ -846,6 +1181,14 @@ def _set_env(b: Bundle, name: str, var: str, value: str) -> None:
             e.update(name=var, value=value)
             return
     _env(b, name).append({"name": var, "value": value})
+
+
+def _volume(b: Bundle, name: str, volume: str) -> dict:
+    return next(v for v in b.deployment(name)["spec"]["template"]["spec"]["volumes"] if v["name"] == volume)
+
+
+def _mount(b: Bundle, name: str, volume: str) -> dict:
+    return next(m for m in b.container(name)["volumeMounts"] if m["name"] == volume)
 
 
 def _sc(b: Bundle, name: str) -> dict:
@@ -1012,6 +1355,72 @@ MUTATIONS: dict[str, tuple[Callable, Callable[[Bundle], None]]] = {
         (check_compose_env_files, lambda b: b.dotenv_example.update(POSTGRES_PASSWORD="hunter2")),
     ".env.example lacks a required variable":
         (check_compose_env_files, lambda b: b.dotenv_example.pop("RABBITMQ_PASSWORD")),
+    # -- production settings --
+    "k8s audit lacks AUDIT_KEY_FILE":
+        (check_production_settings, lambda b: b.container("audit").update(
+            env=[e for e in b.container("audit")["env"] if e["name"] != "AUDIT_KEY_FILE"])),
+    "compose audit lacks AUDIT_KEY_FILE":
+        (check_production_settings, lambda b: b.compose["services"]["audit"]["environment"].pop("AUDIT_KEY_FILE")),
+    "k8s audit has no external witness":
+        (check_production_settings, lambda b: b.container("audit").update(
+            env=[e for e in b.container("audit")["env"] if e["name"] != "AUDIT_WITNESS_URL"])),
+    "k8s audit witness dir on the pod's emptyDir":
+        (check_production_settings, lambda b: _set_env(b, "audit", "AUDIT_WITNESS_DIR", "/var/lib/catalog/witness")),
+    "audit key file outside any mount":
+        (check_production_settings, lambda b: _set_env(b, "audit", "AUDIT_KEY_FILE", "/etc/catalog/other/key.pem")),
+    "audit key not in its Secret volume":
+        (check_production_settings, lambda b: _volume(b, "audit", "audit-keys")["secret"]["items"].pop(0)),
+    "secret volume mounted writable":
+        (check_production_settings, lambda b: _mount(b, "audit", "audit-keys").update(readOnly=False)),
+    "secret volume with mode 0644":
+        (check_production_settings, lambda b: _volume(b, "backup", "backup-keys")["secret"].update(defaultMode=0o644)),
+    "registry key as a literal value":
+        (check_production_settings, lambda b: _set_env(b, "registry", "REGISTRY_ENCRYPTION_KEY", "c2VjcmV0")),
+    "required secretKeyRef marked optional":
+        (check_production_settings, lambda b: next(e for e in b.container("gateway")["env"]
+                                                   if e["name"] == "GATEWAY_SESSION_KEY")["valueFrom"]
+         ["secretKeyRef"].update(optional=True)),
+    "k8s backup archives on an emptyDir":
+        (check_production_settings, lambda b: _volume(b, "backup", "archives").update(
+            emptyDir={}) or _volume(b, "backup", "archives").pop("persistentVolumeClaim")),
+    "k8s backup lacks its manifest key":
+        (check_production_settings, lambda b: b.container("backup").update(
+            env=[e for e in b.container("backup")["env"] if e["name"] != "BACKUP_MANIFEST_KEY_FILE"])),
+    "grades lacks backup's public service key":
+        (check_production_settings, lambda b: _volume(b, "grades", "service-keys")["secret"].update(
+            items=[{"key": "service_auth_ed25519.pub.pem", "path": "service_auth_ed25519.pub.pem"}])),
+    "k8s service key mounted under another name":
+        (check_production_settings, lambda b: _volume(b, "audit", "service-keys")["secret"]["items"][0].update(
+            key="service_auth_ed25519.pub.pem")),
+    "compose auth lacks auth's service key":
+        (check_production_settings, lambda b: b.compose["services"]["auth"].update(secrets=[
+            s for s in b.compose["services"]["auth"]["secrets"]
+            if not (isinstance(s, dict) and s["source"] == "service_auth_key")])),
+    "compose backup archives on the tmpfs":
+        (check_production_settings, lambda b: b.compose["services"]["backup"].pop("volumes")),
+    "compose required setting may be empty":
+        (check_production_settings, lambda b: b.compose["services"]["backup"]["environment"].update(
+            BACKUP_TARGETS="${BACKUP_TARGETS:-}")),
+    "compose credential written in the file":
+        (check_production_settings, lambda b: b.compose["services"]["registry"]["environment"].update(
+            REGISTRY_ENCRYPTION_KEY="c2VjcmV0")),
+    "compose file setting not a mounted secret":
+        (check_production_settings, lambda b: b.compose["services"]["backup"]["environment"].update(
+            BACKUP_MANIFEST_KEY_FILE="/run/secrets/audit_log_key")),
+    # -- isolation of the new keys --
+    "registry mounts backup's private service key":
+        (check_secret_isolation, lambda b: _volume(b, "registry", "service-keys")["secret"]["items"].append(
+            {"key": "service_backup_ed25519.pem", "path": "service_backup_ed25519.pem"})),
+    "compose grades mounts the audit log's private key":
+        (check_secret_isolation, lambda b: b.compose["services"]["grades"]["secrets"].append("audit_log_key")),
+    "audit sees the backup targets":
+        (check_secret_isolation, lambda b: _set_env(b, "audit", "BACKUP_TARGETS", "file:///x")),
+    "gateway sees the registry key in compose":
+        (check_secret_isolation, lambda b: b.compose["services"]["gateway"]["environment"].update(
+            REGISTRY_ENCRYPTION_KEY="${REGISTRY_ENCRYPTION_KEY}")),
+    "configMapKeyRef to a key the ConfigMap lacks":
+        (check_k8s_references, lambda b: next(c for c in b.of_kind("ConfigMap")
+                                              if c["metadata"]["name"] == "catalog-site")["data"].pop("AUDIT_ORIGIN")),
 }
 
 
