@@ -415,8 +415,10 @@ async def test_connection_loss_fails_pending_and_recovers(
     client: RpcClient, vhost: str
 ) -> None:
     old_reply_to = client._link.reply_to if client._link else None
+    # The calls sleep far longer than closing a connection takes, even when rabbitmqctl is
+    # slow on a loaded machine (it took over 4.5 s once): the close must come first.
     in_flight = [
-        asyncio.create_task(client.call("echo", "sleep", args=[5], timeout=30.0))
+        asyncio.create_task(client.call("echo", "sleep", args=[30], timeout=60.0))
         for _ in range(5)
     ]
     await anyio.sleep(0.5)  # make sure the requests are out
