@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 
 from services.audit import subject_export as audit_export
-from services.audit.models import AuditEntry, Base as AuditBase
+from services.audit.models import AuditEntry
 from services.kernel import service_credentials, subject_parts
 from services.kernel.db import make_engine, make_sessionmaker
 from services.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -102,6 +102,7 @@ def test_a_restriction_is_set_and_lifted_with_reasons_its_history_kept_and_its_e
     assert again["restricted"] and len(again["history"]) == 2
 
     (restricted, second), (lift,) = events(store, "processing_restricted"), events(store, "processing_restriction_lifted")
+    assert second["data"]["after"]["reason"] == "a doua cerere"
     assert restricted["entity"] == {"type": "person", "id": person["id"]} and restricted["tenant_id"] == "u-1"
     assert restricted["data"]["after"] == {"person_id": person["id"], "restricted": True,
                                            "reason": "cererea elevei, art. 18"}
