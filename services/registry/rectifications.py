@@ -76,10 +76,14 @@ def request_dict(r: RectificationRequest, *, open_sealed: bool = False) -> dict:
 
 
 def _event(r: RectificationRequest) -> dict:
-    """What travels in the events: no proposed value (it may be sealed personal data)."""
-    return {"id": r.id, "person_id": r.person_id, "field": r.field, "status": r.status,
-            "requester_id": r.requester_id, "requester_role": r.requester_role, "reason": r.reason,
-            "decision_reason": r.decision_reason, "version": r.version}
+    """The row's image for the events (and the backup's change log): a sensitive field's
+    proposed value never travels, not even sealed."""
+    image = {"id": r.id, "person_id": r.person_id, "field": r.field, "status": r.status,
+             "requester_id": r.requester_id, "requester_role": r.requester_role, "reason": r.reason,
+             "attachment_ref": r.attachment_ref, "decision_reason": r.decision_reason, "version": r.version}
+    if r.proposed_sealed is None:
+        image["proposed"] = r.proposed
+    return image
 
 
 def changes_for(session: Session, person: Person, field: str, value) -> dict:
@@ -195,6 +199,9 @@ def decide_rectification(session: Session, emit, principal: Principal, request_i
         raise Conflict(f"this rectification request was already {row.status}")
     if row.proposed_sealed and not _may_see_sensitive(principal):
         raise Forbidden("a rectification of ethnicity, medical or social situation is decided by the registrar")
+    if approve and row.proposed is None and row.proposed_sealed is None:
+        # only a row rebuilt from a backup's change log lacks it (a sealed value never travels)
+        raise Conflict("this request's proposed value is not held here; ask for the rectification again")
     if approve:
         person = session.scalar(select(Person).where(Person.id == row.person_id).with_for_update())
         if person.status in ENDED_STATUSES:
