@@ -136,3 +136,70 @@ def test_a_restriction_takes_a_student_out_of_the_statistics_and_the_export_but_
     found = _audit_types(platform, admin, restricted["id"], {"registry.processing_restricted",
                                                              "registry.processing_restriction_lifted"})
     assert {"registry.processing_restricted", "registry.processing_restriction_lifted"} <= found
+
+
+def _export_pages(platform, monkeypatch, service: str, subject: dict, limit: int, caller: str = "auth",
+                  scope: str = "subject_export") -> list[dict]:
+    """Page through `service.subject_export_part` over the broker, as auth's export job does."""
+    import asyncio
+
+    from gateway.rpc import RpcClient
+    from services.kernel import service_credentials
+
+    monkeypatch.setenv("SERVICE_KEYS_DIR", str(platform.data_dir / "keys"))
+
+    async def pages() -> list[dict]:
+        client = RpcClient(platform.amqp_uri, default_timeout=10)
+        await client.start()
+        try:
+            out, cursor = [], None
+            while True:
+                credential = service_credentials.issue(caller, service, scope)
+                page = await client.call(service, "subject_export_part", kwargs={
+                    "credential": credential, "subject": subject, "cursor": cursor, "limit": limit})
+                out.append(page)
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    return out
+        finally:
+            await client.close()
+    return asyncio.run(pages())
+
+
+def test_the_registrys_and_the_audit_trails_parts_of_a_persons_export_follow_their_schemas(platform, school,
+                                                                                          monkeypatch):
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    person, account = school["person"], school["account"]
+    school["student"].ok("POST", "/v1/rights/registry-rectifications", 201, json={
+        "field": "personal.phone", "proposed_value": "+40722123456", "reason": "număr nou"})
+    subject = {"tenant_id": school["admin"].tenant_id, "person_id": person["id"], "account_id": account["id"]}
+    schemas = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "subject-export"
+    for service, sections in (("registry", {"person", "person_versions", "rectification_requests"}),
+                              ("audit", {"audit_entries"})):
+        if service == "audit":  # the student's own request reached the trail
+            _audit_types(platform, school["admin"], person["id"], {"registry.person_viewed"})
+        schema = json.loads((schemas / f"{service}.v1.schema.json").read_text())
+        page_schema = {**schema, "anyOf": [{"$ref": "#/$defs/page"}]}
+        pages = _export_pages(platform, monkeypatch, service, subject, limit=2)
+        for page in pages:
+            jsonschema.validate(page, page_schema, cls=jsonschema.Draft202012Validator)
+        items = [i for page in pages for i in page["items"]]
+        jsonschema.validate(items, schema, cls=jsonschema.Draft202012Validator)
+        assert sections <= {i["section"] for i in items}, (service, {i["section"] for i in items})
+        if service == "registry":
+            (record,) = [i["record"] for i in items if i["section"] == "person"]
+            assert record["id"] == person["id"] and record["cnp"]
+        else:
+            assert all(i["record"]["tenant_id"] == subject["tenant_id"] for i in items)
+            assert any(i["record"]["actor"]["id"] == account["id"] for i in items)
+    # another calling service, or another scope, is refused by the services themselves
+    from gateway.rpc import RemoteError
+    for service in ("registry", "audit"):
+        for caller, scope in (("backup", "subject_export"), ("auth", "tenant_data")):
+            with pytest.raises(RemoteError) as refused:
+                _export_pages(platform, monkeypatch, service, subject, limit=2, caller=caller, scope=scope)
+            assert refused.value.exc_type == "Forbidden"
