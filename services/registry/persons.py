@@ -19,6 +19,7 @@ from .fields import (SECTIONS, current_academic_year, person_footnote_problems, 
 from .models import Correction, MatchCandidate, Person, PersonLink
 from .nomenclature_seed import ENDED_STATUSES, STATUSES
 from .nomenclatures import Vocabulary
+from .restrictions import open_restriction
 from .rules import new_matriculation_code, parse_cnp
 from .sealing import seal, unseal
 
@@ -311,7 +312,10 @@ def get_person(session: Session, emit, principal: Principal, person_id: str, *, 
         sensitive = unseal(person.id, person.sensitive)
         emit(session, "sensitive_data_viewed", entity_type="person", entity_id=person.id,
              after={"person_id": person.id, "viewer_id": principal.user_id, "fields": sorted(sensitive)})
-    return full_dict(person, sensitive=sensitive)
+    out = full_dict(person, sensitive=sensitive)
+    if not _is_central(principal):  # the staff see that they must leave the person out (CAT-11)
+        out["processing_restricted"] = open_restriction(session, principal.tenant_id, person.id) is not None
+    return out
 
 
 def list_persons(session: Session, principal: Principal, *, q: str | None, status: str | None, limit, offset) -> dict:

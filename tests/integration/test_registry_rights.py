@@ -148,7 +148,8 @@ def test_a_restricted_person_leaves_the_statistics_and_the_export_but_stays_on_t
     assert restricted not in events(store, "enrolled_students_exported")[-1]["data"]["after"]["person_ids"]
     # still in the legal record, visible to the registrar
     seen = run(store, CLERK, persons.get_person, restricted)
-    assert seen["matriculation_code"] == people[0]["matriculation_code"]
+    assert seen["matriculation_code"] == people[0]["matriculation_code"] and seen["processing_restricted"]
+    assert run(store, CLERK, persons.get_person, people[1]["id"])["processing_restricted"] is False
     # another institution's restriction does not hide the person from this one's rows
     other = who(Role.REGISTRY_CLERK, tenant="u-2")
     with store.transaction() as s:
