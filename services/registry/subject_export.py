@@ -54,22 +54,15 @@ def _versions(session, tenant, pid, aid, offset, limit) -> list[dict]:
     return out
 
 
-def _enrolments(session, tenant, pid, aid, offset, limit) -> list[dict]:
-    if pid is None:
-        return []
-    e = Enrolment
-    rows = session.scalars(select(e).where(e.person_id == pid, e.tenant_id == tenant)
-                           .order_by(e.created_at, e.id).offset(offset).limit(limit))
-    return [enrolment_dict(row) for row in rows]
-
-
-def _diplomas(session, tenant, pid, aid, offset, limit) -> list[dict]:
-    if pid is None:
-        return []
-    d = Diploma
-    rows = session.scalars(select(d).where(d.person_id == pid, d.tenant_id == tenant)
-                           .order_by(d.created_at, d.id).offset(offset).limit(limit))
-    return [diploma_dict(row) for row in rows]
+def _of_the_institution(model, as_dict, order: str) -> Fetch:
+    """A section of the person's rows of one table in the subject's institution, in `order`."""
+    def fetch(session, tenant, pid, aid, offset, limit) -> list[dict]:
+        if pid is None:
+            return []
+        rows = session.scalars(select(model).where(model.person_id == pid, model.tenant_id == tenant)
+                               .order_by(getattr(model, order), model.id).offset(offset).limit(limit))
+        return [as_dict(row) for row in rows]
+    return fetch
 
 
 def _rectifications(session, tenant, pid, aid, offset, limit) -> list[dict]:
@@ -83,18 +76,12 @@ def _rectifications(session, tenant, pid, aid, offset, limit) -> list[dict]:
     return [request_dict(row, open_sealed=row.person_id == pid) for row in rows]
 
 
-def _restrictions(session, tenant, pid, aid, offset, limit) -> list[dict]:
-    if pid is None:
-        return []
-    r = ProcessingRestriction
-    rows = session.scalars(select(r).where(r.person_id == pid, r.tenant_id == tenant)
-                           .order_by(r.set_at, r.id).offset(offset).limit(limit))
-    return [period_dict(row) for row in rows]
-
-
 SECTIONS: tuple[tuple[str, Fetch], ...] = (
-    ("person", _person), ("person_versions", _versions), ("enrolments", _enrolments), ("diplomas", _diplomas),
-    ("rectification_requests", _rectifications), ("processing_restrictions", _restrictions))
+    ("person", _person), ("person_versions", _versions),
+    ("enrolments", _of_the_institution(Enrolment, enrolment_dict, "created_at")),
+    ("diplomas", _of_the_institution(Diploma, diploma_dict, "created_at")),
+    ("rectification_requests", _rectifications),
+    ("processing_restrictions", _of_the_institution(ProcessingRestriction, period_dict, "set_at")))
 
 
 def _parse(cursor: str | None) -> tuple[int, int]:
