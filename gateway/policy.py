@@ -245,6 +245,19 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/backup/jobs/{job_id}"): allow(Role.OPERATOR),
     # --- end of backup ---
     # --- data-subject rights ---
+    # rregistry: the restriction of processing (the school's staff of the person's institution;
+    # the registry checks the institution), rectification of registry data (asked by the person,
+    # a parent for their child, or staff on the person's behalf; decided by the registrar or the
+    # school's administrator)
+    ("GET", "/v1/persons/{person_id}/processing-restriction"): allow(Role.SCHOOL_ADMIN, Role.DIRECTOR, Role.REGISTRY_CLERK),
+    ("PUT", "/v1/persons/{person_id}/processing-restriction"): allow(Role.SCHOOL_ADMIN, Role.DIRECTOR, Role.REGISTRY_CLERK),
+    ("POST", "/v1/persons/{person_id}/processing-restriction/lift"): allow(
+        Role.SCHOOL_ADMIN, Role.DIRECTOR, Role.REGISTRY_CLERK),
+    ("POST", "/v1/rights/registry-rectifications"): allow(
+        Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN, Role.DIRECTOR, Role.REGISTRY_CLERK),
+    ("GET", "/v1/rights/registry-rectifications"): allow(
+        Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN, Role.DIRECTOR, Role.REGISTRY_CLERK),
+    ("POST", "/v1/rights/registry-rectifications/{request_id}/decision"): allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN),
     # --- end of data-subject rights ---
     # --- web pages (gateway/web/) ---
     # web=True: the token comes from the session cookie (never a bearer header), POSTs need the

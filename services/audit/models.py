@@ -21,7 +21,9 @@ class AuditEntry(Base):
                       Index("ix_audit_tenant_leaf", "tenant_id", "leaf_index"),
                       Index("ix_audit_actor_leaf", "actor_id", "leaf_index"),
                       Index("ix_audit_type_leaf", "type", "leaf_index"),
-                      Index("ix_audit_correlation", "correlation_id"))
+                      Index("ix_audit_correlation", "correlation_id"),
+                      # a person's export: entries about them (entity id) in their institution
+                      Index("ix_audit_tenant_entity_leaf", "tenant_id", "entity_id", "leaf_index"))
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
     type: Mapped[str] = mapped_column(String(100), nullable=False)

@@ -2,12 +2,13 @@
 proofs and verification. Entries are never deleted: no entrypoint removes one."""
 from __future__ import annotations
 
+from services.kernel import subject_parts
 from services.kernel.batch_consumer import event_batch_consumer
 from services.kernel.events import Envelope
 from services.kernel.identity import Role, require
 from services.kernel.nameko_support import RequestContext, ServiceBase, rpc
 
-from . import trail
+from . import subject_export, trail
 from .keeper import AuditDatabase
 from .kit import export_kit
 from .models import Base
@@ -70,3 +71,12 @@ class AuditService(ServiceBase):
         with self.db.reading() as s:
             return export_kit(s, self.ctx.require_principal(), self.db.keeper, tenant_id=tenant_id,
                               after_sequence=after_sequence, limit=limit)
+
+    @rpc
+    def subject_export_part(self, credential, subject, cursor=None, limit=500) -> dict:
+        """The audit entries about a person, for auth's export job (service credential, scope
+        `subject_export`); the export itself is recorded by auth as an event."""
+        subject_parts.verify_caller(credential, self.name)
+        subject, limit = subject_parts.clean_subject(subject), subject_parts.clean_limit(limit)
+        with self.db.reading() as s:
+            return subject_export.export_part(s, subject, cursor=cursor, limit=limit)

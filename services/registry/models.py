@@ -210,3 +210,43 @@ class AccountRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[float] = created_column()
+
+
+class ProcessingRestriction(Base):
+    """A restriction of processing (GDPR art. 18, CAT-11) of one person by one institution: one row
+    per period, never deleted. Open while `lifted_at` is null; the rows are the history."""
+    __tablename__ = "processing_restrictions"
+    __table_args__ = (Index("ix_processing_restrictions_person", "tenant_id", "person_id", "lifted_at"),)
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), nullable=False, index=True)
+    reason: Mapped[str] = mapped_column(String(500), nullable=False)
+    set_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    set_at: Mapped[float] = created_column()
+    lift_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    lifted_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lifted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class RectificationRequest(Base):
+    """A person's request to rectify one field of their record (CAT-11); approved, it becomes a
+    new version of the record (REG-8). A sensitive field's proposed value is sealed like the
+    record's own sensitive part (`proposed_sealed`), never stored in the clear."""
+    __tablename__ = "rectification_requests"
+    __table_args__ = (Index("ix_rectification_requests_tenant", "tenant_id", "status", "created_at"),)
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), nullable=False, index=True)
+    field: Mapped[str] = mapped_column(String(80), nullable=False)
+    proposed: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    proposed_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str] = mapped_column(String(500), nullable=False)
+    attachment_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    requester_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    requester_role: Mapped[str] = mapped_column(String(40), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the record version it became
+    created_at: Mapped[float] = created_column()

@@ -19,6 +19,7 @@ from .fields import (SECTIONS, current_academic_year, person_footnote_problems, 
 from .models import Correction, MatchCandidate, Person, PersonLink
 from .nomenclature_seed import ENDED_STATUSES, STATUSES
 from .nomenclatures import Vocabulary
+from .restrictions import open_restriction
 from .rules import new_matriculation_code, parse_cnp
 from .sealing import seal, unseal
 
@@ -311,7 +312,10 @@ def get_person(session: Session, emit, principal: Principal, person_id: str, *, 
         sensitive = unseal(person.id, person.sensitive)
         emit(session, "sensitive_data_viewed", entity_type="person", entity_id=person.id,
              after={"person_id": person.id, "viewer_id": principal.user_id, "fields": sorted(sensitive)})
-    return full_dict(person, sensitive=sensitive)
+    out = full_dict(person, sensitive=sensitive)
+    if not _is_central(principal):  # the staff see that they must leave the person out (CAT-11)
+        out["processing_restricted"] = open_restriction(session, principal.tenant_id, person.id) is not None
+    return out
 
 
 def list_persons(session: Session, principal: Principal, *, q: str | None, status: str | None, limit, offset) -> dict:
@@ -490,22 +494,32 @@ def decide_correction(session: Session, emit, principal: Principal, correction_i
         raise Conflict(f"this correction was already {c.status}")
     c.status, c.decided_by = ("approved" if approve else "rejected"), principal.user_id
     if approve:
-        person = session.get(Person, c.person_id)
-        before = person_dict(person)
-        identity = {k: v for k, v in c.changes.get("personal", {}).items() if k in ("cnp", "foreign_id", "citizenship")}
-        _apply_changes(session, person, c.changes)
-        for key, value in identity.items():
-            setattr(person, key, value)
-        if "birth_date" in c.changes.get("personal", {}):
-            person.birth_date = date.fromisoformat(c.changes["personal"]["birth_date"])
-        versions.record(session, principal, entity_type="person", entity_id=person.id, person_id=person.id,
-                        version=person.version, snapshot=_snapshot(person), kind="correction", tenant_id=c.tenant_id,
-                        reason=c.reason, document_ref=c.document_ref, document_date=c.document_date)
-        emit(session, "person_corrected", entity_type="person", entity_id=person.id, after=person_dict(person),
-             before=before, reason=c.reason, tenant_id=c.tenant_id)
+        apply_correction(session, emit, principal, session.get(Person, c.person_id), c.changes, kind="correction",
+                         fact="person_corrected", tenant_id=c.tenant_id, reason=c.reason, document_ref=c.document_ref,
+                         document_date=c.document_date)
     emit(session, "correction_approved" if approve else "correction_rejected", entity_type="correction",
          entity_id=c.id, after=_correction_dict(c), tenant_id=c.tenant_id)
     return _correction_dict(c)
+
+
+def apply_correction(session: Session, emit, principal: Principal, person: Person, changes: dict, *, kind: str,
+                     fact: str, tenant_id: str, reason: str, document_ref: str | None, document_date) -> Person:
+    """An approved correction (or rectification) as a new version of the record (REG-8),
+    identity columns included: CNP, foreign id, citizenship, birth date, sex."""
+    before = person_dict(person)
+    personal = changes.get("personal", {})
+    _apply_changes(session, person, changes)
+    for key in ("cnp", "foreign_id", "citizenship", "sex"):
+        if key in personal:
+            setattr(person, key, personal[key])
+    if "birth_date" in personal:
+        person.birth_date = date.fromisoformat(personal["birth_date"]) if personal["birth_date"] else None
+    versions.record(session, principal, entity_type="person", entity_id=person.id, person_id=person.id,
+                    version=person.version, snapshot=_snapshot(person), kind=kind, tenant_id=tenant_id,
+                    reason=reason, document_ref=document_ref, document_date=document_date)
+    emit(session, fact, entity_type="person", entity_id=person.id, after=person_dict(person), before=before,
+         reason=reason, tenant_id=tenant_id)
+    return person
 
 
 def now_iso() -> str:

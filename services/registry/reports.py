@@ -1,5 +1,10 @@
 """Registry reports (REG-3, REG-10): counts, late status changes, double public financing,
-diploma forms readiness, the scoped export for an authorised body, suppressed statistics."""
+diploma forms readiness, the scoped export for an authorised body, suppressed statistics.
+
+A person whose processing an institution restricted (`restrictions.py`) is left out of that
+institution's rows in the statistics (`counts`, `statistics`) and in exports to external bodies
+(`scoped_export`). The checks the regulation itself requires of every record stay whole: late
+status changes (REG-3), double public financing and the diploma forms' readiness."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -12,6 +17,7 @@ from services.kernel.validation import page_args
 
 from .fields import start_year
 from .models import Diploma, Enrolment, Person, RecordVersion
+from .restrictions import unrestricted
 from .suppression import suppress
 from .workdays import DEADLINE_WORKING_DAYS, deadline, working_days_between
 
@@ -38,7 +44,8 @@ def counts(session: Session, principal: Principal, *, academic_year: str) -> dic
     require(principal, *INSTITUTION_READERS)
     e = Enrolment
     q = _scope(select(e.tenant_id, e.cycle, e.programme, e.financing, e.study_year, func.count())
-               .where(e.academic_year == _year(academic_year), e.kind == "university")
+               .where(e.academic_year == _year(academic_year), e.kind == "university",
+                      unrestricted(e.tenant_id, e.person_id))
                .group_by(e.tenant_id, e.cycle, e.programme, e.financing, e.study_year), principal, e.tenant_id)
     rows = [{"institution_id": t, "cycle": c, "programme": p, "financing": f, "study_year": y, "count": n}
             for t, c, p, f, y, n in session.execute(q.order_by(e.tenant_id, e.cycle, e.programme, e.study_year))]
@@ -130,7 +137,8 @@ def scoped_export(session: Session, emit, principal: Principal, *, body: str, pu
     e = Enrolment
     rows = session.execute(select(Person, e).join(e, e.person_id == Person.id)
                            .where(e.academic_year == _year(academic_year), e.active.is_(True),
-                                  e.kind == "university", Person.status == "active")
+                                  e.kind == "university", Person.status == "active",
+                                  unrestricted(e.tenant_id, e.person_id))
                            .order_by(Person.id, e.id).limit(limit).offset(offset)).all()
     items = []
     for person, enrolment in rows:
@@ -150,7 +158,7 @@ def statistics(session: Session, principal: Principal, *, academic_year: str) ->
     require(principal, Role.CENTRAL_AUTHORITY, Role.STATISTICS_VIEWER)
     e = Enrolment
     q = (select(e.cycle, e.financing, Person.sex, func.count()).join(Person, Person.id == e.person_id)
-         .where(e.academic_year == _year(academic_year), e.active.is_(True))
+         .where(e.academic_year == _year(academic_year), e.active.is_(True), unrestricted(e.tenant_id, e.person_id))
          .group_by(e.cycle, e.financing, Person.sex))
     if Role.CENTRAL_AUTHORITY not in principal.roles:
         q = q.where(e.tenant_id == principal.tenant_id)

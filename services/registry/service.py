@@ -5,10 +5,12 @@ import base64
 
 from nameko.extensions import DependencyProvider
 
+from services.kernel import subject_parts
 from services.kernel.batch_consumer import event_batch_consumer
 from services.kernel.nameko_support import CallContext, Database, RequestContext, ServiceBase, rpc
 
-from . import accounts, enrolments, imports, nomenclatures, persons, reports
+from . import (accounts, enrolments, imports, nomenclatures, persons, rectifications, reports, restrictions,
+               subject_export)
 from .models import Base
 
 
@@ -237,3 +239,47 @@ class RegistryService(ServiceBase):
     @rpc
     def account_request_fulfilled(self, request_id, user_id) -> dict:
         return self._write(accounts.mark_created, request_id, user_id=user_id)
+
+    # --- data-subject rights (CAT-11): restriction, rectification, the person's export ------------
+    @rpc
+    def get_processing_restriction(self, person_id) -> dict:
+        return self._read(restrictions.get_restriction, person_id)
+
+    @rpc
+    def set_processing_restriction(self, person_id, reason) -> dict:
+        return self._write(restrictions.set_restriction, person_id, reason=reason)
+
+    @rpc
+    def lift_processing_restriction(self, person_id, reason) -> dict:
+        return self._write(restrictions.lift_restriction, person_id, reason=reason)
+
+    @rpc
+    def request_rectification(self, field, proposed_value, reason, person_id=None, attachment_ref=None) -> dict:
+        return self._write(rectifications.request_rectification, person_id=person_id, field=field,
+                           proposed_value=proposed_value, reason=reason, attachment_ref=attachment_ref)
+
+    @rpc
+    def list_rectifications(self, status=None, person_id=None, limit=50, offset=0) -> dict:
+        # a write unit: a sealed value shown to the registrar is recorded (REG-9)
+        return self._write(rectifications.list_rectifications, status=status, person_id=person_id, limit=limit,
+                           offset=offset)
+
+    @rpc
+    def decide_rectification(self, request_id, approve, reason) -> dict:
+        return self._write(rectifications.decide_rectification, request_id, approve=bool(approve), reason=reason)
+
+    @rpc
+    def subject_export_part(self, credential, subject, cursor=None, limit=500) -> dict:
+        """System call from auth's export job (service credential, scope `subject_export`)."""
+        caller = subject_parts.verify_caller(credential, self.name)
+        subject, limit = subject_parts.clean_subject(subject), subject_parts.clean_limit(limit)
+        with self.db.transaction() as s:
+            page = subject_export.export_part(s, subject, cursor=cursor, limit=limit)
+            if cursor is None and subject_export.registered_here(s, subject["tenant_id"], subject["person_id"]):
+                # REG-9: who read whose record; once per export, on its first page
+                self.db.emit(s, self.ctx, "person_viewed", entity_type="person", entity_id=subject["person_id"],
+                             tenant_id=subject["tenant_id"],
+                             after={"person_id": subject["person_id"], "viewer_id": f"service:{caller}",
+                                    "viewer_role": "system", "viewer_tenant_id": subject["tenant_id"],
+                                    "what": "subject_export"})
+        return page

@@ -36,6 +36,12 @@ RPCS_WITHOUT_ENTRY: dict[str, dict[str, str]] = {
     "registry": {
         "get_person": "a read: grades checks that a person belongs to the school before enrolling them",
         "find_own_person_by_cnp": "a read: POST /v1/students reuses the school's own person when the CNP is registered already (not reached by the matrix, whose CNPs are new)",
+        "subject_export_part": "a system call of auth's export job (service credential), no route: it records "
+                               "registry.person_viewed on an export's first page; the export itself is auth's event",
+    },
+    "audit": {
+        "subject_export_part": "a read for auth's export job (service credential), no route; the export request "
+                               "and the download are auth's events",
     },
 }
 
