@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 
+from deploy.local.demo_catalog import seeded
+
 from tests.infra import temporary_pg_database, valid_cnp
 
 from .common import (CpuMeter, LoadResult, Row, Scratch, background_note, median, median_cpu, percentile,
@@ -69,7 +71,7 @@ def seed_class(args: argparse.Namespace, scratch: Scratch) -> str:
     demo = scratch.demo
     admin, teacher = scratch.login("admin"), scratch.login("teacher")
     year = demo["catalog"]["school_year"]
-    m1, m2 = year["periods"][0], year["periods"][1]
+    m2 = year["periods"][1]
     with scratch.client(admin) as c:
         klass = _check(c.post("/v1/classes", json={"name": "a X-a bench", "school_year": year["name"],
                                                     "level": 10}), "class")["id"]
@@ -89,7 +91,7 @@ def seed_class(args: argparse.Namespace, scratch: Scratch) -> str:
                 "cnp": valid_cnp(f"510010140{i:03d}")}), "person")["id"]
             _check(c.post(f"/v1/classes/{klass}/students", json={"student_id": person}), "enrol")
             pupils.append(person)
-    days = [m1["starts_on"][:8] + f"{d:02d}" for d in range(2, 24)] + ["2026-11-0" + str(d) for d in range(2, 7)]
+    days = [seeded(f"2026-09-{d:02d}") for d in range(2, 24)] + [seeded(f"2026-11-0{d}") for d in range(2, 7)]
     jobs = [(p, s, days[g % len(days)], g % 10 + 1) for p in pupils for s in subjects for g in range(args.grades)]
     local = threading.local()
 
@@ -105,7 +107,7 @@ def seed_class(args: argparse.Namespace, scratch: Scratch) -> str:
         list(pool.map(post, jobs))
     with scratch.client(teacher) as c:
         for s in subjects:
-            for hour, day in ((1, "2026-09-15"), (2, "2026-10-06"), (3, "2026-11-10")):
+            for hour, day in ((1, seeded("2026-09-15")), (2, seeded("2026-10-06")), (3, seeded("2026-11-10"))):
                 _check(c.post("/v1/absences", json={"class_id": klass, "subject_id": s, "occurred_on": day,
                                                     "hour": hour, "student_ids": pupils[hour::3]}), "absences")
     print(f"[bench] seeded {len(jobs)} grades and the absences in {time.monotonic() - started:.0f} s", flush=True)

@@ -129,7 +129,7 @@ def seed_demo(base_url: str, ca_file: Path, data_dir: Path) -> dict:
     student = api.call("POST", "/v1/students", admin, json={
         "email": users["student"]["email"], "password": users["student"]["password"],
         "last_name": "Bălănescu", "first_name": "Andrei", "cnp": "5090315400011"})
-    klass = api.call("POST", "/v1/classes", admin, json={"name": "a IX-a A", "school_year": "2026-2027"})
+    klass = api.call("POST", "/v1/classes", admin, json={"name": "a IX-a A", "school_year": demo_catalog.YEAR})
     math = api.call("POST", "/v1/subjects", admin, json={"name": "Matematică", "weekly_hours": 4})
     api.call("POST", f"/v1/classes/{klass['id']}/students", admin, json={"student_id": student["person"]["id"]})
     api.call("POST", f"/v1/classes/{klass['id']}/teachers", admin,

@@ -1,21 +1,49 @@
-"""The demo school's catalog, so every capability can be tried by hand: the school year 2026-2027
+"""The demo school's catalog, so every capability can be tried by hand: the current school year
 in five modules, a homeroom teacher, more pupils in "a IX-a A" with grades and absences, a parent
 following the demo pupil, and a primary class assessed by qualifiers.
 
 The demo's modules follow each other without gaps (the vacations are listed as holidays), so a
-grade dated today is accepted on any day of the school year: handy when trying it by hand."""
+grade dated today is accepted on any day of the school year: handy when trying it by hand.
+
+The calendar below is written for 2026-2027 and moved by whole years into the school year that
+contains today (`on`), so the demo, the tests and the benchmarks that use it never age out; a seeded
+grade or absence whose moved date is still ahead (early in September) is dated today (`seeded`)."""
 from __future__ import annotations
+
+from datetime import date
 
 from services.registry.rules import cnp_check_digit
 
-YEAR = "2026-2027"
+TEMPLATE_START = 2026
+
+
+def school_year_start(day: date) -> int:
+    """The calendar year a school year begins in: it runs from 1 September to 31 August."""
+    return day.year if day.month >= 9 else day.year - 1
+
+
+START = school_year_start(date.today())
+YEAR = f"{START}-{START + 1}"
+
+
+def on(template_day: str) -> str:
+    """A day of the 2026-2027 template, in the current school year (no template day is 29 February)."""
+    d = date.fromisoformat(template_day)
+    return d.replace(year=d.year + START - TEMPLATE_START).isoformat()
+
+
+def seeded(template_day: str) -> str:
+    """The day a seeded record is dated: the template day moved, never after today."""
+    return min(on(template_day), date.today().isoformat())
+
+
 MODULES = [
-    {"name": "Modulul 1", "starts_on": "2026-09-01", "ends_on": "2026-10-25", "holidays": ["2026-10-25"]},
-    {"name": "Modulul 2", "starts_on": "2026-10-26", "ends_on": "2026-12-21",
-     "holidays": ["2026-10-26", "2026-11-30", "2026-12-01"]},
-    {"name": "Modulul 3", "starts_on": "2026-12-22", "ends_on": "2027-02-21", "holidays": ["2026-12-25", "2027-01-01"]},
-    {"name": "Modulul 4", "starts_on": "2027-02-22", "ends_on": "2027-04-18", "holidays": ["2027-04-09"]},
-    {"name": "Modulul 5", "starts_on": "2027-04-19", "ends_on": "2027-08-31", "holidays": ["2027-06-01"]},
+    {"name": "Modulul 1", "starts_on": on("2026-09-01"), "ends_on": on("2026-10-25"), "holidays": [on("2026-10-25")]},
+    {"name": "Modulul 2", "starts_on": on("2026-10-26"), "ends_on": on("2026-12-21"),
+     "holidays": [on("2026-10-26"), on("2026-11-30"), on("2026-12-01")]},
+    {"name": "Modulul 3", "starts_on": on("2026-12-22"), "ends_on": on("2027-02-21"), "holidays": [on("2026-12-25"), on("2027-01-01")]},
+    {"name": "Modulul 4", "starts_on": on("2027-02-22"), "ends_on": on("2027-04-18"), "holidays": [on("2027-04-09")]},
+    {"name": "Modulul 5", "starts_on": on("2027-04-19"), "ends_on": on("2027-08-31"), "holidays": [on("2027-06-01")]},
 ]
 PUPILS = [("Popa", "Ioana", "609051240001"), ("Ștefănescu", "Mihai", "509082240002"),
           ("Țăranu", "Elena", "609110340003")]  # CNPs without their check digit
@@ -52,17 +80,18 @@ def seed(api, demo: dict, tokens: dict) -> None:
                            ("2026-11-24", 10 - i)):
             api.call("POST", "/v1/grades", teacher, json={
                 "class_id": klass["id"], "subject_id": math["id"], "student_id": pupil, "value": value,
-                "awarded_on": day, "kind": "written" if day.endswith("06") else "oral"})
+                "awarded_on": seeded(day), "kind": "written" if day.endswith("06") else "oral"})
         api.call("POST", "/v1/grades", homeroom_token, json={
             "class_id": klass["id"], "subject_id": romanian["id"], "student_id": pupil, "value": 9,
-            "awarded_on": "2026-10-01"})
+            "awarded_on": seeded("2026-10-01")})
     for day, hour, absent in (("2026-10-13", 1, pupils[:2]), ("2026-11-17", 3, pupils[1:3]),
                               ("2026-11-18", 3, pupils[:1])):
         api.call("POST", "/v1/absences", teacher, json={"class_id": klass["id"], "subject_id": math["id"],
-                                                        "occurred_on": day, "hour": hour, "student_ids": absent})
+                                                        "occurred_on": seeded(day), "hour": hour,
+                                                        "student_ids": absent})
     api.call("POST", f"/v1/classes/{klass['id']}/absences/motivate", homeroom_token, json={
-        "student_id": pupils[1], "reason": "medical", "document_ref": "adeverință medicală 41/2026",
-        "from_date": "2026-10-13", "to_date": "2026-10-13"})
+        "student_id": pupils[1], "reason": "medical", "document_ref": f"adeverință medicală 41/{START}",
+        "from_date": seeded("2026-10-13"), "to_date": seeded("2026-10-13")})
     parent = {"email": "parinte@demo-creanga.ro", "full_name": "Maria Bălănescu", "password": _passphrase()}
     parent["id"] = api.call("POST", "/v1/users", admin, json={**_user(parent), "role": "parent"})["id"]
     api.call("POST", f"/v1/users/{parent['id']}/children", admin, json={"student_id": pupils[0]})
