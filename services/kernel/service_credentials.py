@@ -25,7 +25,7 @@ from .settings import get_settings
 
 TTL_SECONDS = 120
 # which calling service may use which scope
-TRUSTED = {"tenant_data": frozenset({"backup"})}
+TRUSTED = {"tenant_data": frozenset({"backup"}), "subject_export": frozenset({"auth"})}
 
 
 def keys_dir() -> Path:
