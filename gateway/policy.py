@@ -245,6 +245,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/backup/jobs/{job_id}"): allow(Role.OPERATOR),
     # --- end of backup ---
     # --- data-subject rights ---
+    # rgrades: grade disputes (the grades service checks the pupil, the parent, the subject's teacher)
+    ("POST", "/v1/rights/grade-disputes"): allow(Role.STUDENT, Role.PARENT),
+    ("GET", "/v1/rights/grade-disputes"): allow(Role.STUDENT, Role.PARENT, Role.TEACHER, Role.DIRECTOR),
+    ("POST", "/v1/rights/grade-disputes/{dispute_id}/decision"): allow(Role.TEACHER, Role.DIRECTOR),
+    ("POST", "/v1/rights/grade-disputes/{dispute_id}/escalation"): allow(Role.STUDENT, Role.PARENT),
+    # end of rgrades
     # --- end of data-subject rights ---
     # --- web pages (gateway/web/) ---
     # web=True: the token comes from the session cookie (never a bearer header), POSTs need the
