@@ -96,3 +96,9 @@ RPCS_WITHOUT_ENTRY.setdefault("registry", {}).update({
     "decide_correction": "KNOWN GAP: see ROUTES_WITHOUT_ENTRY",
     "export_enrolled": "KNOWN GAP: see ROUTES_WITHOUT_ENTRY",
 })
+
+# --- data-subject rights (issue 11): rgrades ---------------------------------------------------------
+RPCS_WITHOUT_ENTRY.setdefault("grades", {}).update({
+    "subject_export_part": "a read, system only: auth's export job calls it with a service credential "
+                           "(scope subject_export); the export's request and download are auth's events",
+})
