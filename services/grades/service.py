@@ -13,7 +13,8 @@ from services.kernel.identity import Role
 from services.kernel import service_credentials
 from services.kernel.nameko_support import Database, RequestContext, ServiceBase, rpc
 
-from . import absences, alerts, closing, delegation, disputes, grades, idempotency, restrictions, stats, subject_export, views
+from . import (absences, alerts, closing, delegation, disputes, grades, idempotency, portability, restrictions, stats,
+               subject_export, views)
 from . import structure as school
 from .documents import models as _documents_tables  # noqa: F401 (their tables join Base)
 from .documents.making import Maker
@@ -313,6 +314,30 @@ class GradesService(ServiceBase):
         service_credentials.verify(credential, self.name, "subject_export")
         with self.db.reading() as s:
             return subject_export.export_part(s, subject, cursor=cursor, limit=limit)
+
+    # --- a school's portability: the whole catalog out (one snapshot, paged) and into a fresh school ---
+    @rpc
+    def school_export_open(self) -> dict:
+        principal = self.ctx.require_principal()
+        opened = portability.open_export(self.db.exports, principal)
+        with self.db.writing() as connection:
+            self.db.emit(connection, self.ctx, "school_exported", entity_type="tenant", entity_id=principal.tenant_id,
+                         after={"format": portability.FORMAT, "version": portability.VERSION,
+                                "as_of": opened["header"]["exported_at"]})
+        return opened
+
+    @rpc
+    def school_export_chunk(self, session_id, snapshot, section, after=None, limit=1000) -> dict:
+        return portability.export_page(self.db.exports, self.ctx.require_principal(), session_id=session_id,
+                                       snapshot=snapshot, section=section, after=after, limit=limit)
+
+    @rpc
+    def school_export_close(self, session_id) -> dict:
+        return portability.close_export(self.db.exports, self.ctx.require_principal(), session_id=session_id)
+
+    @rpc
+    def school_import(self, document) -> dict:
+        return self._write(portability.import_document, document=document)
 
     # --- documents ---
     background = BackgroundWork()
