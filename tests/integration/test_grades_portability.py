@@ -21,9 +21,11 @@ from services.grades.models import (Absence, Amendment, FinalMark, GradeVersion,
 from services.kernel.errors import Conflict, Forbidden, InvalidInput
 from services.kernel.identity import Principal, Role
 from services.kernel.tenant_data import ExportSessions
-from tests.integration.test_grades_rights import DIRECTOR, PUPIL, T, TEACHER, grade, store, write  # noqa: F401
+from tests.integration import test_grades_rights as rights
+from tests.integration.test_grades_rights import DIRECTOR, PUPIL, T, TEACHER, grade, write
 
 pytestmark = pytest.mark.integration
+store = rights.store  # the same seeded school (fixture)
 REPO = Path(__file__).resolve().parents[2]
 B = "tenant-fresh"
 ADMIN_A = Principal(user_id="adm-a", tenant_id=T, roles=frozenset({Role.SCHOOL_ADMIN}), factors=frozenset({"pwd", "otp"}))
