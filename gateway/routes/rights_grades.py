@@ -1,4 +1,5 @@
-"""Data-subject rights in the catalog (issue 11): grade disputes (rectification of a grade).
+"""Data-subject rights in the catalog (issue 11): grade disputes (rectification of a grade), and a
+school's portability (its whole catalog out as a documented JSON format, and into a fresh school).
 
 A pupil disputes their own grade, a parent a child's; the subject's teacher decides; after a
 teacher's rejection the requester may escalate and the director decides finally. An approval
@@ -10,8 +11,12 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 from pydantic import Field
+
+from services.kernel.errors import InvalidInput
 
 from ..catalog_schemas import Qualifier
 from ..deps import ServicesDep
@@ -77,3 +82,72 @@ async def decide_dispute(dispute_id: UUID, body: DisputeDecisionIn, services: Se
              summary="Ask the director to decide a dispute the teacher rejected (the requester)")
 async def escalate_dispute(dispute_id: UUID, body: EscalationIn, services: ServicesDep):
     return await services.call("grades", "escalate_grade_dispute", dispute_id=str(dispute_id), reason=body.reason)
+
+
+# --- a school's portability (issue 11 §6) ------------------------------------------------------------
+EXPORT_PAGE = 1000
+IMPORT_TIMEOUT_SECONDS = 300.0
+
+
+@router.get("/school-export", response_class=StreamingResponse, tags=["portability"],
+            summary="The school's whole catalog as one JSON document (catalog-export v1), streamed",
+            description="Structure (school years, periods, subjects, classes, curriculum, assignments), rosters with "
+                        "transfers, grades with every version, absences and motivation requests, period marks, "
+                        "amendments, closings, frozen year results, re-examinations, grade disputes. One consistent "
+                        "snapshot, written section by section. Format: docs/catalog-export-format.md; JSON Schema: "
+                        "docs/schemas/catalog-export.v1.schema.json. The school administrator only.",
+            responses={200: {"content": {"application/json": {"example": {
+                "format": "catalog-export", "version": 1, "exported_at": "2027-07-01T08:00:00+00:00",
+                "source": {"tenant_id": "…"}, "school_years": [], "periods": [], "grades": []}}}}})
+async def school_export(services: ServicesDep):
+    opened = await services.call("grades", "school_export_open")
+    session_id, snapshot = opened["session_id"], opened["snapshot"]
+    head = orjson.dumps(opened["header"])
+
+    async def body():
+        try:
+            yield head[:-1]  # the header object, still open
+            for section in opened["header"]["sections"]:
+                yield b',"' + section.encode() + b'":['
+                after, first = None, True
+                while True:
+                    page = await services.call("grades", "school_export_chunk", session_id=session_id,
+                                               snapshot=snapshot, section=section, after=after, limit=EXPORT_PAGE)
+                    if page["records"]:
+                        yield (b"" if first else b",") + b",".join(orjson.dumps(r) for r in page["records"])
+                        first = False
+                    after = page["next"]
+                    if after is None:
+                        break
+                yield b"]"
+            yield b"}"
+        finally:
+            await services.call("grades", "school_export_close", session_id=session_id)
+
+    return StreamingResponse(body(), media_type="application/json", headers={
+        "Content-Disposition": 'attachment; filename="catalog-export-v1.json"', "Cache-Control": "no-store"})
+
+
+@router.post("/school-import", status_code=201, tags=["portability"],
+             summary="Rebuild a catalog from a catalog-export v1 document, into this fresh school",
+             description="The request body is the document GET /v1/school-export wrote (here or on another "
+                         "platform). Only into a school with no catalog yet (409 otherwise); every record or none. "
+                         "Registry person ids and account ids are kept; the catalog's own ids are re-derived for "
+                         "this school (docs/catalog-export-format.md). The school administrator only.",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object"},
+                 "example": {"format": "catalog-export", "version": 1, "exported_at": "2027-07-01T08:00:00+00:00",
+                             "source": {"tenant_id": "…"}, "school_years": [], "classes": []}}}}})
+async def school_import(request: Request, services: ServicesDep):
+    raw = bytearray()
+    async for piece in request.stream():
+        raw += piece
+    try:
+        document = orjson.loads(bytes(raw))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("the body is not a JSON document") from exc
+    if not isinstance(document, dict):
+        raise InvalidInput("the body must be a catalog-export document (a JSON object)")
+    context = {"correlation_id": services.request_id, "access_token": services.access_token}
+    return await services.client.call("grades", "school_import", kwargs={"document": document}, context=context,
+                                      timeout=max(services.timeout, IMPORT_TIMEOUT_SECONDS))

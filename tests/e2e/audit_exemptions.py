@@ -98,7 +98,12 @@ RPCS_WITHOUT_ENTRY.setdefault("registry", {}).update({
 })
 
 # --- data-subject rights (issue 11): rgrades ---------------------------------------------------------
+ROUTES_WITHOUT_ENTRY.update({
+    ("POST", "/v1/school-import"): "the matrix's school has a catalog, so every cell is refused (409); a successful "
+                                   "import emits grades.school_imported (tests/e2e/test_rights_grades.py)",
+})
 RPCS_WITHOUT_ENTRY.setdefault("grades", {}).update({
+    "school_import": "see ROUTES_WITHOUT_ENTRY POST /v1/school-import",
     "subject_export_part": "a read, system only: auth's export job calls it with a service credential "
                            "(scope subject_export); the export's request and download are auth's events",
 })

@@ -1,4 +1,7 @@
-"""Authorisation matrix rows of the catalog's data-subject rights (issue 11, rgrades): grade disputes.
+"""Authorisation matrix rows of the catalog's data-subject rights (issue 11, rgrades): grade disputes,
+and a school's portability (export of the whole catalog; import only into a fresh school, so the
+matrix's school, which has a catalog, is refused with 409: the successful import is in
+tests/e2e/test_rights_grades.py).
 
 Records made once (`_prepare`): "A.dispute", the demo student's dispute of a Matematică grade
 (no other pupil, parent or teacher may see it in their list), and in B a dispute rejected by
@@ -8,7 +11,7 @@ teacher and escalated ("escalated").
 """
 from __future__ import annotations
 
-from tests.e2e.authz import (ADMT, CREATED, DIR, NOT_FOUND, OK, PAR, STU, STU2, TCH, TCH2, Call, MATRIX, PREPARE,
+from tests.e2e.authz import (ADM, ADMT, CREATED, DIR, NOT_FOUND, OK, PAR, STU, STU2, TCH, TCH2, Call, MATRIX, PREPARE,
                              Row, World, only, route)
 
 STUDENTS_OWN = (403, "forbidden", "students dispute only their own grades")
@@ -18,6 +21,7 @@ TEACHER_FIRST = (409, "conflict", "the subject's teacher decides first")
 DIRECTOR_DECIDES = (403, "forbidden", "an escalated dispute is decided by the director")
 ADMINS_NEVER = (403, "forbidden", "administrators may not decide grade disputes")
 REQUESTER_ONLY = (403, "forbidden", "only the person who opened the dispute may escalate it")
+HAS_CATALOG = (409, "conflict", "already has a catalog")
 
 MATRIX.update({
     ("POST", "/v1/rights/grade-disputes"): Row(
@@ -34,6 +38,8 @@ MATRIX.update({
     ("POST", "/v1/rights/grade-disputes/{dispute_id}/escalation"): Row(
         only({STU: OK, STU2: REQUESTER_ONLY, PAR: REQUESTER_ONLY}),
         variants={"other-tenant": {STU: NOT_FOUND, STU2: NOT_FOUND, PAR: NOT_FOUND}}),
+    ("GET", "/v1/school-export"): Row(only({ADM: OK, ADMT: OK})),
+    ("POST", "/v1/school-import"): Row(only({ADM: HAS_CATALOG, ADMT: HAS_CATALOG})),
 })
 
 
@@ -106,3 +112,15 @@ def _escalate(w, c, v):
     dispute = w.ids["B.dispute"] if v == "other-tenant" else _dispute(w, rejected=True)
     return Call(w.token(c), "POST", f"/v1/rights/grade-disputes/{dispute}/escalation",
                 json={"reason": "Cer decizia directorului."})
+
+
+@route("GET", "/v1/school-export")
+def _export(w, c, v):
+    return Call(w.token(c), "GET", "/v1/school-export")
+
+
+@route("POST", "/v1/school-import")
+def _import(w, c, v):
+    return Call(w.token(c), "POST", "/v1/school-import", json={
+        "format": "catalog-export", "version": 1, "exported_at": "2027-07-01T08:00:00+00:00",
+        "source": {"tenant_id": "another-platform"}, "school_years": [], "classes": []})
