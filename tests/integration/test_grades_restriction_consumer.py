@@ -1,9 +1,14 @@
-"""The catalog learns of a restriction of processing from the registry's event, through the real broker:
-the grades service runs as a process consuming `grades.rights_events`; the test publishes
-`registry.processing_restricted` / `..._lifted` to the events exchange, as the registry's relay
-does, and sees the pupil leave the statistics and come back. SQLite and PostgreSQL."""
+"""The catalog's side of the data-subject rights with the grades service running as a process on the
+real broker, SQLite and PostgreSQL:
+
+* it learns of a restriction of processing from the registry's event: the test publishes
+  `registry.processing_restricted` / `..._lifted` to the events exchange, as the registry's relay
+  does, and sees the pupil leave the statistics and come back;
+* `subject_export_part` answers auth's service credential (scope `subject_export`) over RPC, and
+  refuses anyone else's."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -17,12 +22,14 @@ import kombu
 import pytest
 from sqlalchemy import select
 
+from gateway.rpc import RemoteError, RpcClient
 from services.grades import stats
 from services.grades.models import Base, ClassStudent, Grade, RestrictedPerson, SchoolClass, Subject
 from services.kernel.db import make_engine, make_sessionmaker
 from services.kernel.event_queues import spec
 from services.kernel.events import Actor, Entity, Envelope, change_data
 from services.kernel.identity import Principal, Role
+from services.kernel import service_credentials
 from services.kernel.outbox import events_exchange
 
 pytestmark = pytest.mark.integration
@@ -35,7 +42,7 @@ DIRECTOR = Principal(user_id="dir", tenant_id=T, roles=frozenset({Role.DIRECTOR}
 def grades_process(amqp_uri: str, database_url: str, tmp_path: Path):
     env = dict(os.environ, AMQP_URI=amqp_uri, PLATFORM_DATA_DIR=str(tmp_path / "var"), METRICS_PORT="0",
                PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore::DeprecationWarning", GRADES_DATABASE_URL=database_url,
-               PYTHONPATH=str(REPO_ROOT))
+               PYTHONPATH=str(REPO_ROOT), SERVICE_KEYS_DIR=str(tmp_path / "service-keys"))
     log_path = tmp_path / "grades.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "services.grades"], env=env, stdout=log,
@@ -125,3 +132,44 @@ def test_the_registry_event_takes_the_pupil_out_of_the_statistics_and_back(datab
             assert types == ["grades.processing_restriction_recorded"] * 2
         finally:
             engine.dispose()
+
+
+def test_subject_export_part_answers_auths_credential_only(database_url, amqp_uri, tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVICE_KEYS_DIR", str(tmp_path / "service-keys"))
+    service_credentials._public_keys.clear()
+    with grades_process(amqp_uri, database_url, tmp_path):
+        engine = make_engine(database_url)
+        try:
+            with make_sessionmaker(engine).begin() as s:
+                s.add(SchoolClass(id="k", tenant_id=T, name="a VI-a B", school_year="2026-2027", level=6))
+                s.add(Subject(id="ist", tenant_id=T, name="Istorie", weekly_hours=1))
+                s.flush()
+                s.add(Grade(id="g-1", tenant_id=T, class_id="k", subject_id="ist", student_id="elev-1", value=9,
+                            awarded_on=date(2026, 10, 1), teacher_id="t", version=1, created_at=time.time()))
+        finally:
+            engine.dispose()
+        subject = {"tenant_id": T, "person_id": "elev-1", "account_id": "acc-elev-1"}
+
+        async def ask(credential):
+            client = RpcClient(amqp_uri, default_timeout=30)
+            await client.start()
+            try:
+                return await client.call("grades", "subject_export_part", kwargs={
+                    "credential": credential, "subject": subject, "cursor": None, "limit": 500},
+                    context={"correlation_id": "c-export"})
+            finally:
+                await client.close()
+
+        page = asyncio.run(ask(service_credentials.issue("auth", "grades", "subject_export")))
+        assert [(i["section"], i["record"]["id"]) for i in page["items"]] == [("grades", "g-1")]
+        assert page["next_cursor"] is None
+        for credential in (service_credentials.issue("backup", "grades", "subject_export"),  # not trusted for it
+                           service_credentials.issue("auth", "grades", "tenant_data"),  # another scope
+                           service_credentials.issue("auth", "registry", "subject_export"),  # another callee
+                           None):
+            try:
+                asyncio.run(ask(credential))
+            except RemoteError as exc:
+                assert exc.exc_type == "Forbidden", exc
+            else:
+                raise AssertionError(f"accepted {credential!r}")
