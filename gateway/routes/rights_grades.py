@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
+import contextlib
+
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -20,6 +22,7 @@ from services.kernel.errors import InvalidInput
 
 from ..catalog_schemas import Qualifier
 from ..deps import ServicesDep
+from ..json_sections import SectionStream
 from ..schemas import Body
 from .catalog import Limit, Offset
 
@@ -86,7 +89,13 @@ async def escalate_dispute(dispute_id: UUID, body: EscalationIn, services: Servi
 
 # --- a school's portability (issue 11 §6) ------------------------------------------------------------
 EXPORT_PAGE = 1000
+IMPORT_CHUNK = 500
 IMPORT_TIMEOUT_SECONDS = 300.0
+# the format's sections (services/grades/portability.py SECTIONS) and the header's list members
+SECTIONS = frozenset({"school_years", "periods", "subjects", "classes", "curriculum", "teaching_assignments",
+                      "rosters", "delegations", "motivation_requests", "grades", "grade_versions", "period_marks",
+                      "absences", "amendments", "year_results", "reexaminations", "grade_disputes"})
+HEADER_LISTS = frozenset({"sections"})
 
 
 @router.get("/school-export", response_class=StreamingResponse, tags=["portability"],
@@ -131,7 +140,8 @@ async def school_export(services: ServicesDep):
 @router.post("/school-import", status_code=201, tags=["portability"],
              summary="Rebuild a catalog from a catalog-export v1 document, into this fresh school",
              description="The request body is the document GET /v1/school-export wrote (here or on another "
-                         "platform). Only into a school with no catalog yet (409 otherwise); every record or none. "
+                         "platform), read as it arrives and staged in chunks. Only into a school with no catalog yet (409 "
+                         "otherwise, before the body is read); every record or none. "
                          "Registry person ids and account ids are kept; the catalog's own ids are re-derived for "
                          "this school (docs/catalog-export-format.md). The school administrator only.",
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
@@ -139,15 +149,47 @@ async def school_export(services: ServicesDep):
                  "example": {"format": "catalog-export", "version": 1, "exported_at": "2027-07-01T08:00:00+00:00",
                              "source": {"tenant_id": "…"}, "school_years": [], "classes": []}}}}})
 async def school_import(request: Request, services: ServicesDep):
-    raw = bytearray()
-    async for piece in request.stream():
-        raw += piece
+    # refused at once (409) if the school has a catalog, before the body is read
+    import_id = (await services.call("grades", "school_import_start"))["import_id"]
+    header: dict = {}
+    pending: dict[str, list] = {}
+    seq = 0
+
+    async def send(section: str) -> None:
+        nonlocal seq
+        records = pending.pop(section, None)
+        if records:
+            await services.call("grades", "school_import_chunk", import_id=import_id, seq=seq, section=section,
+                                records=records)
+            seq += 1
+
+    async def handle(events) -> None:
+        for kind, key, value in events:
+            if kind == "member":
+                if key in SECTIONS:
+                    raise InvalidInput(f"{key} must be a list")
+                header[key] = value
+            elif key in SECTIONS:
+                pending.setdefault(key, []).append(value)
+                if len(pending[key]) >= IMPORT_CHUNK:
+                    await send(key)
+            elif key in HEADER_LISTS:
+                header.setdefault(key, []).append(value)
+            else:
+                raise InvalidInput(f"unknown sections: {key[:40]}")
+
     try:
-        document = orjson.loads(bytes(raw))
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput("the body is not a JSON document") from exc
-    if not isinstance(document, dict):
-        raise InvalidInput("the body must be a catalog-export document (a JSON object)")
-    context = {"correlation_id": services.request_id, "access_token": services.access_token}
-    return await services.client.call("grades", "school_import", kwargs={"document": document}, context=context,
-                                      timeout=max(services.timeout, IMPORT_TIMEOUT_SECONDS))
+        stream = SectionStream()
+        async for piece in request.stream():
+            await handle(list(stream.feed(piece)))
+        await handle(list(stream.end()))
+        for section in list(pending):
+            await send(section)
+        context = {"correlation_id": services.request_id, "access_token": services.access_token}
+        return await services.client.call("grades", "school_import_finish",
+                                          kwargs={"import_id": import_id, "header": header}, context=context,
+                                          timeout=max(services.timeout, IMPORT_TIMEOUT_SECONDS))
+    except BaseException:
+        with contextlib.suppress(Exception):  # the staged records go; the error above is the answer
+            await services.call("grades", "school_import_abandon", import_id=import_id)
+        raise

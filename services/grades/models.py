@@ -377,3 +377,26 @@ class RestrictedPerson(Base):
     occurred_at: Mapped[float] = mapped_column(Float, nullable=False)  # of the event that set this state
     source_event_id: Mapped[str] = mapped_column(String(36), nullable=False)
     updated_at: Mapped[float] = created_column()
+
+
+class SchoolImport(Base):
+    """An import of a catalog-export document into a fresh school (`portability`): staged in chunks
+    while the gateway streams the upload, then rebuilt in one transaction."""
+    __tablename__ = "school_imports"
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    requested_by: Mapped[str] = mapped_column(String(36), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="staging")  # | imported | failed
+    counts: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[float] = created_column()
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SchoolImportChunk(Base):
+    """Records of one section of an upload, as the gateway sent them; removed once the import ends
+    (the only rows the catalog ever deletes: staging, never the catalog itself)."""
+    __tablename__ = "school_import_chunks"
+    import_id: Mapped[str] = mapped_column(ForeignKey("school_imports.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    section: Mapped[str] = mapped_column(String(30), nullable=False)
+    records: Mapped[list] = mapped_column(JSON, nullable=False)

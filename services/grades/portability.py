@@ -9,6 +9,9 @@ catalog; a record is the row without `tenant_id` (dates ISO text; a period mark 
 `subject_id`, null for conduct).
 
 Import: into a tenant with no catalog yet (409 otherwise), in one transaction (every row or none).
+The gateway parses the upload as it arrives and stages its records in chunks of at most 1,000
+(`start_import`, `add_import_chunk`); `finish_import` then inserts them section by section, one
+chunk in memory at a time, and removes the staging.
 Registry person ids (`student_id`) and account ids (teachers, actors) are kept as they are; the
 catalog's own row ids are re-derived for the target tenant, `UUIDv5(IMPORT_NAMESPACE,
 "<target tenant>:<id>")`, and so is every reference to them (school year, period, class, subject,
@@ -22,13 +25,13 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import exc as sa_exc, func, insert, select
+from sqlalchemy import delete, exc as sa_exc, func, insert, select, update
 
-from services.kernel.errors import Conflict, InvalidInput
+from services.kernel.errors import Conflict, InvalidInput, NotFound
 from services.kernel.identity import Principal, Role, require
 from services.kernel.tenant_data import ExportSessions, decode_row
 
-from .models import Base, SchoolClass, SchoolYear, Subject
+from .models import Base, SchoolClass, SchoolImport, SchoolImportChunk, SchoolYear, Subject
 
 FORMAT, VERSION = "catalog-export", 1
 IMPORT_NAMESPACE = uuid.UUID("6b0e5a7c-3f1d-5b8e-9c2a-1d4f7e8a9b0c")
@@ -171,41 +174,142 @@ def _row(section: str, record: Any, tenant_id: str, index: int) -> dict:
     return {**decoded, "tenant_id": tenant_id}
 
 
-def import_document(session, emit, principal: Principal, *, document: Any) -> dict:
-    """Rebuild a catalog from a `catalog-export` v1 document in this (empty) tenant, in one transaction."""
-    _require_admin(principal)
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
+def _check_header(header: Any) -> dict:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise InvalidInput(f'not a catalog export: "format" must be "{FORMAT}"')
-    if document.get("version") != VERSION:
+    if header.get("version") != VERSION:
         raise InvalidInput(f"this platform reads version {VERSION} of the catalog export format")
-    unknown = sorted(set(document) - set(SECTIONS) - {"format", "version", "exported_at", "source", "sections"})
+    unknown = sorted(set(header) - set(SECTIONS) - HEADER_KEYS)
     if unknown:
         raise InvalidInput("unknown sections: " + ", ".join(unknown))
-    tenant = principal.tenant_id
-    if has_catalog(session, tenant):
+    return header
+
+
+HEADER_KEYS = {"format", "version", "exported_at", "source", "sections"}
+
+
+def _refuse_unless_fresh(session, tenant_id: str) -> None:
+    if has_catalog(session, tenant_id):
         raise Conflict("this school already has a catalog; a catalog is imported only into a fresh school")
+
+
+def _store(session, principal: Principal, header: dict, batches) -> dict:
+    """Insert every section's records (`batches(section)` yields lists of records, in order)."""
+    tenant = principal.tenant_id
+    _refuse_unless_fresh(session, tenant)
     counts: dict[str, int] = {}
     connection = session.connection()
     for section, table_name in SECTIONS.items():
+        counts[section] = 0
+        for records in batches(section):
+            rows = [_row(section, r, tenant, counts[section] + i) for i, r in enumerate(records)]
+            counts[section] += len(rows)
+            # one executemany per shape (a record may leave out columns that have a default)
+            shapes: dict[tuple, list[dict]] = {}
+            for row in rows:
+                shapes.setdefault(tuple(sorted(row)), []).append(row)
+            for shape in shapes.values():
+                try:
+                    with connection.begin_nested():
+                        connection.execute(insert(Base.metadata.tables[table_name]), shape)
+                except sa_exc.StatementError as exc:  # integrity, data type, a value the driver cannot adapt
+                    raise InvalidInput(f"{section}: the records could not be stored (a duplicate, a missing "
+                                       "reference or a value of the wrong type)") from exc
+    source = header.get("source") if isinstance(header.get("source"), dict) else {}
+    return {"format": FORMAT, "version": VERSION, "counts": counts, "imported_at": time.time(),
+            "source_tenant_id": str(source.get("tenant_id"))[:36] if source.get("tenant_id") else None,
+            "exported_at": str(header.get("exported_at"))[:40] if header.get("exported_at") else None}
+
+
+def import_document(session, emit, principal: Principal, *, document: Any) -> dict:
+    """Rebuild a catalog from a whole `catalog-export` v1 document held in memory (small documents,
+    tools, tests); the gateway stages a streamed upload instead (`start_import` … `finish_import`)."""
+    _require_admin(principal)
+    header = _check_header(document)
+
+    def batches(section):
         records = document.get(section, [])
         if not isinstance(records, list):
             raise InvalidInput(f"{section} must be a list")
-        rows = [_row(section, r, tenant, i) for i, r in enumerate(records)]
-        # one executemany per shape (a record may leave out columns that have a default)
-        batches: dict[tuple, list[dict]] = {}
-        for row in rows:
-            batches.setdefault(tuple(sorted(row)), []).append(row)
-        for start, batch in ((i, b) for b in batches.values() for i in range(0, len(b), 500)):
-            try:
-                with connection.begin_nested():
-                    connection.execute(insert(Base.metadata.tables[table_name]), batch[start:start + 500])
-            except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.StatementError) as exc:
-                raise InvalidInput(f"{section}: the records could not be stored (a duplicate, a missing "
-                                   "reference or a value of the wrong type)") from exc
-        counts[section] = len(rows)
-    source = document.get("source") if isinstance(document.get("source"), dict) else {}
-    after = {"format": FORMAT, "version": VERSION, "counts": counts, "imported_at": time.time(),
-             "source_tenant_id": str(source.get("tenant_id"))[:36] if source.get("tenant_id") else None,
-             "exported_at": str(document.get("exported_at"))[:40] if document.get("exported_at") else None}
-    emit(session, "school_imported", entity_type="tenant", entity_id=tenant, after=after)
+        for start in range(0, len(records), 500):
+            yield records[start:start + 500]
+    after = _store(session, principal, header, batches)
+    emit(session, "school_imported", entity_type="tenant", entity_id=principal.tenant_id, after=after)
     return after
+
+
+# --- a streamed upload: staged in chunks, then rebuilt in one transaction ------------------------------
+
+MAX_CHUNK_RECORDS = 1000
+
+
+def start_import(session, emit, principal: Principal) -> dict:
+    """Open an upload into this school; refused at once if it has a catalog. An upload left
+    unfinished by an earlier caller is dropped."""
+    _require_admin(principal)
+    _refuse_unless_fresh(session, principal.tenant_id)
+    stale = select(SchoolImport.id).where(SchoolImport.tenant_id == principal.tenant_id,
+                                          SchoolImport.status == "staging")
+    session.execute(delete(SchoolImportChunk).where(SchoolImportChunk.import_id.in_(stale)))
+    session.execute(update(SchoolImport).where(SchoolImport.id.in_(stale)).values(status="failed",
+                                                                                  finished_at=time.time()))
+    job = SchoolImport(tenant_id=principal.tenant_id, requested_by=principal.user_id, status="staging", counts={})
+    session.add(job)
+    session.flush()
+    return {"import_id": job.id, "status": job.status}
+
+
+def _staging(session, principal: Principal, import_id) -> SchoolImport:
+    job = session.get(SchoolImport, import_id) if isinstance(import_id, str) else None
+    if job is None or job.tenant_id != principal.tenant_id:
+        raise NotFound("import not found")
+    if job.status != "staging":
+        raise Conflict("this import has ended; start a new one")
+    return job
+
+
+def add_import_chunk(session, principal: Principal, *, import_id: str, seq: int, section: str,
+                     records: list) -> dict:
+    _require_admin(principal)
+    job = _staging(session, principal, import_id)
+    if section not in SECTIONS:
+        raise InvalidInput("unknown section: " + str(section)[:40])
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_CHUNK_RECORDS:
+        raise InvalidInput(f"a chunk holds 1 to {MAX_CHUNK_RECORDS} records")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise InvalidInput("seq must be a whole number from 0")
+    session.add(SchoolImportChunk(import_id=job.id, seq=seq, section=section, records=records))
+    session.flush()
+    return {"import_id": job.id, "seq": seq}
+
+
+def finish_import(session, emit, principal: Principal, *, import_id: str, header: Any) -> dict:
+    """Every staged record into the catalog, in one transaction (the caller's), or none."""
+    _require_admin(principal)
+    job = _staging(session, principal, import_id)
+    header = _check_header(header)
+
+    def batches(section):
+        seqs = session.scalars(select(SchoolImportChunk.seq).where(SchoolImportChunk.import_id == job.id,
+                                                                   SchoolImportChunk.section == section)
+                               .order_by(SchoolImportChunk.seq)).all()
+        for seq in seqs:  # one chunk in memory at a time
+            chunk = session.get(SchoolImportChunk, (job.id, seq))
+            records = chunk.records
+            session.expunge(chunk)
+            yield records
+    after = _store(session, principal, header, batches)
+    session.execute(delete(SchoolImportChunk).where(SchoolImportChunk.import_id == job.id))
+    job.status, job.counts, job.finished_at = "imported", after["counts"], time.time()
+    emit(session, "school_imported", entity_type="tenant", entity_id=principal.tenant_id,
+         after={**after, "import_id": job.id})
+    return {**after, "import_id": job.id}
+
+
+def abandon_import(session, principal: Principal, *, import_id: str) -> dict:
+    """The staged records of an import that failed or was given up are removed."""
+    _require_admin(principal)
+    job = _staging(session, principal, import_id)
+    session.execute(delete(SchoolImportChunk).where(SchoolImportChunk.import_id == job.id))
+    job.status, job.finished_at = "failed", time.time()
+    return {"import_id": job.id, "status": job.status}

@@ -336,8 +336,23 @@ class GradesService(ServiceBase):
         return portability.close_export(self.db.exports, self.ctx.require_principal(), session_id=session_id)
 
     @rpc
-    def school_import(self, document) -> dict:
-        return self._write(portability.import_document, document=document)
+    def school_import_start(self) -> dict:
+        return self._write(portability.start_import)
+
+    @rpc
+    def school_import_chunk(self, import_id, seq, section, records) -> dict:
+        with self.db.transaction() as s:
+            return portability.add_import_chunk(s, self.ctx.require_principal(), import_id=import_id, seq=seq,
+                                                section=section, records=records)
+
+    @rpc
+    def school_import_finish(self, import_id, header) -> dict:
+        return self._write(portability.finish_import, import_id=import_id, header=header)
+
+    @rpc
+    def school_import_abandon(self, import_id) -> dict:
+        with self.db.transaction() as s:
+            return portability.abandon_import(s, self.ctx.require_principal(), import_id=import_id)
 
     # --- documents ---
     background = BackgroundWork()

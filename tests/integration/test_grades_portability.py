@@ -18,7 +18,7 @@ from sqlalchemy import select
 from services.grades import closing, disputes, grades as catalog, portability, views
 from services.grades.models import (Absence, Amendment, FinalMark, GradeVersion, MotivationRequest, Reexamination,
                                     YearResult)
-from services.kernel.errors import Conflict, Forbidden, InvalidInput
+from services.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.kernel.identity import Principal, Role
 from services.kernel.tenant_data import ExportSessions
 from tests.integration import test_grades_rights as rights
@@ -157,3 +157,48 @@ def test_an_import_refuses_what_it_cannot_rebuild(store):
                                     section="alerts")
         finally:
             portability.close_export(exports, ADMIN_A, session_id=opened["session_id"])
+
+
+def test_a_streamed_upload_is_staged_then_rebuilt_at_once(store):
+    """How the gateway imports: records staged in chunks (in any order of sections), then one
+    transaction; the staging is removed; a failed or abandoned upload leaves no catalog."""
+    from services.grades.models import SchoolImport, SchoolImportChunk
+    _fill(store)
+    exports = ExportSessions(store.sessions.engine, store.metadata)
+    a = json.loads(json.dumps(portability.export_document(exports, ADMIN_A)))
+    header = {k: a[k] for k in ("format", "version", "exported_at", "source")}
+    with pytest.raises(Conflict):  # the exporting school has a catalog: refused before any upload
+        write(store, ADMIN_A, portability.start_import)
+
+    def stage(principal, *, order=reversed):
+        job = write(store, principal, portability.start_import)["import_id"]
+        seq = 0
+        for section in order(list(portability.SECTIONS)):
+            for start in range(0, len(a[section]), 2):
+                with store.transaction() as s:
+                    portability.add_import_chunk(s, principal, import_id=job, seq=seq, section=section,
+                                                 records=a[section][start:start + 2])
+                seq += 1
+        return job
+
+    abandoned = stage(ADMIN_B)
+    with pytest.raises(InvalidInput, match="version 1"):
+        write(store, ADMIN_B, portability.finish_import, import_id=abandoned, header={**header, "version": 3})
+    with store.transaction() as s:
+        portability.abandon_import(s, ADMIN_B, import_id=abandoned)
+    with pytest.raises(Conflict, match="has ended"):
+        write(store, ADMIN_B, portability.finish_import, import_id=abandoned, header=header)
+    left = stage(ADMIN_B)
+    job = stage(ADMIN_B)  # a new upload drops the one left unfinished
+    with store.reading() as s:
+        assert s.get(SchoolImport, left).status == "failed" and not portability.has_catalog(s, B)
+        assert not s.scalars(select(SchoolImportChunk).where(SchoolImportChunk.import_id.in_([abandoned, left]))).all()
+    with pytest.raises(NotFound):
+        with store.transaction() as s:
+            portability.add_import_chunk(s, ADMIN_A, import_id=job, seq=99, section="grades", records=[{}])
+    done = write(store, ADMIN_B, portability.finish_import, import_id=job, header=header)
+    assert done["counts"] == {s: len(a[s]) for s in portability.SECTIONS}
+    b = portability.export_document(exports, ADMIN_B)
+    assert _body(b) == _mapped(a, B)
+    with store.reading() as s:
+        assert not s.scalars(select(SchoolImportChunk)).all() and s.get(SchoolImport, job).status == "imported"

@@ -1,8 +1,8 @@
-"""data-subject rights (issue 11): grade disputes, the registry's restrictions of processing as grades knows them
+"""data-subject rights (issue 11): grade disputes, restricted persons, school import staging
 
-Revision ID: 2dc1afed64cd
+Revision ID: 020141838290
 Revises: a7d3c9e1f2b4
-Create Date: 2026-12-01 23:42:12.610452
+Create Date: 2026-12-02 00:06:32.262464
 """
 from typing import Sequence, Union
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '2dc1afed64cd'
+revision: str = '020141838290'
 down_revision: Union[str, None] = 'a7d3c9e1f2b4'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -32,6 +32,27 @@ def upgrade() -> None:
     with op.batch_alter_table('restricted_persons', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_restricted_persons_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('school_imports',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('requested_by', sa.String(length=36), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.Float(), nullable=False),
+    sa.Column('finished_at', sa.Float(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_school_imports'))
+    )
+    with op.batch_alter_table('school_imports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_school_imports_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('school_import_chunks',
+    sa.Column('import_id', sa.String(length=36), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('section', sa.String(length=30), nullable=False),
+    sa.Column('records', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['import_id'], ['school_imports.id'], name=op.f('fk_school_import_chunks_import_id')),
+    sa.PrimaryKeyConstraint('import_id', 'seq', name=op.f('pk_school_import_chunks'))
+    )
     op.create_table('grade_disputes',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('tenant_id', sa.String(length=36), nullable=False),
@@ -74,6 +95,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_grade_disputes_grade')
 
     op.drop_table('grade_disputes')
+    op.drop_table('school_import_chunks')
+    with op.batch_alter_table('school_imports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_school_imports_tenant_id'))
+
+    op.drop_table('school_imports')
     with op.batch_alter_table('restricted_persons', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_restricted_persons_tenant_id'))
 
