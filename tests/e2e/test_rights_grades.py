@@ -1,7 +1,8 @@
 """The catalog's data-subject rights through the HTTPS gateway, on SQLite and PostgreSQL (issue 11):
 a grade dispute approved (a new version of the grade, with the reason) and another rejected finally
 by the director after an escalation; the demo school's whole catalog exported, imported into a fresh
-school and exported again, equal modulo the documented id mapping, valid against its JSON Schema."""
+school and exported again, equal modulo the documented id mapping, valid against its JSON Schema;
+a restriction of processing from the registry's event taking a pupil out of the statistics."""
 from __future__ import annotations
 
 import copy
@@ -121,3 +122,58 @@ def test_the_school_round_trips_through_the_portability_format(platform):
     classes = call(b_admin, "GET", "/v1/classes", params={"limit": 200})
     assert {c["name"] for c in classes["items"]} == {c["name"] for c in a["classes"]}
     call(platform.client(platform.token("teacher")), "GET", "/v1/school-export", 403)
+
+
+def test_a_restriction_from_the_registry_takes_the_pupil_out_of_the_statistics(platform):
+    """The registry's event (published here on the platform's broker as the registry's relay would)
+    reaches the catalog: the pupil stops counting in GET /v1/stats/grades, and counts again once the
+    restriction is lifted; the director still sees their grades."""
+    import time
+
+    import kombu
+
+    from services.kernel.events import Actor, Entity, Envelope, change_data
+    from services.kernel.outbox import events_exchange
+    from tests.e2e.authz import person_body
+
+    demo = platform.demo
+    director, admin = platform.client(platform.token("director")), platform.client(platform.token("admin"))
+    teacher = platform.client(platform.token("teacher"))
+    klass, math, pupil = demo["class"]["id"], demo["subject"]["id"], demo["student_person"]["id"]
+    for _ in range(3):  # enough pupils with Matematică grades for the statistics to show the subject
+        person = call(admin, "POST", "/v1/registry/persons", 201, json=person_body())["id"]
+        call(admin, "POST", f"/v1/classes/{klass}/students", 201, json={"student_id": person})
+        call(teacher, "POST", "/v1/grades", 201, json={"class_id": klass, "subject_id": math, "student_id": person,
+                                                        "value": 8})
+    call(teacher, "POST", "/v1/grades", 201, json={"class_id": klass, "subject_id": math, "student_id": pupil,
+                                                    "value": 9})
+    subject_name = demo["subject"]["name"]
+
+    def math_pupils():
+        stats = call(director, "GET", "/v1/stats/grades")
+        return next(s["pupils"] for s in stats["subjects"] if s["subject"] == subject_name)
+
+    def publish(restricted: bool) -> None:
+        kind = "processing_restricted" if restricted else "processing_restriction_lifted"
+        env = Envelope(type=f"registry.{kind}", tenant_id=demo["tenant"]["id"], actor=Actor("adm", "school_admin"),
+                       entity=Entity("person", pupil), correlation_id=str(uuid.uuid4()),
+                       data=change_data({"person_id": pupil, "restricted": restricted, "reason": "la cererea elevei"}))
+        with kombu.Connection(platform.amqp_uri) as conn:
+            conn.Producer().publish(json.dumps(env.to_dict()), exchange=events_exchange(), routing_key=env.type,
+                                    content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+                                    retry=True)
+
+    def wait_for(predicate, what):
+        deadline = time.monotonic() + 30
+        while not predicate():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.3)
+
+    before = math_pupils()
+    assert before is not None and before >= 6
+    own = call(director, "GET", "/v1/grades", params={"student_id": pupil, "limit": 200})["total"]
+    publish(True)
+    wait_for(lambda: math_pupils() == before - 1, "the restriction to reach the statistics")
+    assert call(director, "GET", "/v1/grades", params={"student_id": pupil})["total"] == own  # staff still see them
+    publish(False)
+    wait_for(lambda: math_pupils() == before, "the lift to reach the statistics")
