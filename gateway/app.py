@@ -13,7 +13,7 @@ from . import errors, web
 from .deps import enforce_policy
 from .middleware import GatewayMiddleware
 from .routes import (accounts, audit, auth, backup, catalog, catalog_records, catalog_views, documents, me, ops,
-                     registry, rights, rights_registry)
+                     registry, rights, rights_grades, rights_registry)
 from .ratelimit import TokenBuckets
 from .revocations import RevocationList, RevocationListener
 from .rpc import BrokerUnavailable, RpcClient
@@ -59,7 +59,7 @@ def create_app(platform: PlatformSettings | None = None, gateway: GatewaySetting
     # which carries most of the traffic (every path is distinct, so the order never changes
     # which route answers, only how many are tried).
     for module in (ops, me, catalog, catalog_records, catalog_views, auth, accounts, registry, audit, documents,
-                   backup, rights, rights_registry):
+                   backup, rights, rights_grades, rights_registry):
         app.include_router(module.router)
     web.install(app)  # the pages, after the API
     app.add_middleware(GatewayMiddleware, hsts_seconds=gateway.hsts_seconds,

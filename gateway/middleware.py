@@ -56,7 +56,7 @@ def _csp_for(path: str) -> tuple[bytes, bytes]:
     return _API_CSP
 
 
-UPLOAD_PATHS = frozenset({"/v1/registry/imports"})
+UPLOAD_PATHS = frozenset({"/v1/registry/imports", "/v1/school-import"})
 
 
 class GatewayMiddleware:

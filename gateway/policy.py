@@ -258,6 +258,15 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/rights/registry-rectifications"): allow(
         Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN, Role.DIRECTOR, Role.REGISTRY_CLERK),
     ("POST", "/v1/rights/registry-rectifications/{request_id}/decision"): allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN),
+    # rgrades: grade disputes (the grades service checks the pupil, the parent, the subject's teacher)
+    ("POST", "/v1/rights/grade-disputes"): allow(Role.STUDENT, Role.PARENT),
+    ("GET", "/v1/rights/grade-disputes"): allow(Role.STUDENT, Role.PARENT, Role.TEACHER, Role.DIRECTOR),
+    ("POST", "/v1/rights/grade-disputes/{dispute_id}/decision"): allow(Role.TEACHER, Role.DIRECTOR),
+    ("POST", "/v1/rights/grade-disputes/{dispute_id}/escalation"): allow(Role.STUDENT, Role.PARENT),
+    # rgrades: a school's portability (the whole catalog out, and into a fresh school)
+    ("GET", "/v1/school-export"): allow(Role.SCHOOL_ADMIN),
+    ("POST", "/v1/school-import"): allow(Role.SCHOOL_ADMIN),
+    # end of rgrades
     # --- end of data-subject rights ---
     # --- web pages (gateway/web/) ---
     # web=True: the token comes from the session cookie (never a bearer header), POSTs need the

@@ -24,6 +24,7 @@ from .averages import QUALIFIERS, qualifier_level
 from .common import ADMINISTRATORS, orm, owned, parse_date, today
 from .models import (Alert, Amendment, ClassStudent, CurriculumEntry, Delegation, FinalMark, Grade, GradeVersion,
                      Period, SchoolClass, SchoolYear, Subject, TeachingAssignment)
+from .restrictions import is_restricted
 
 KINDS = ("oral", "written", "practical", "project", "thesis")
 _G, _S, _CS, _GV = Grade.__table__, Subject.__table__, ClassStudent.__table__, GradeVersion.__table__
@@ -246,6 +247,34 @@ def cancel_grade(session: Session, emit, principal: Principal, *, grade_id: str,
     return _new_version(session, emit, principal, grade, before, "cancelled", context, reason)
 
 
+def change_by_decision(session: Session, emit, principal: Principal, *, grade: Grade, expected_version: int,
+                       reason: str, value: int | None = None, qualifier: str | None = None) -> dict:
+    """A grade changed by the director's final decision on a dispute (CAT-11 rectification): the same
+    new version as `change_grade` (reason carried, version checked, alert raised), the director
+    being the one who decides rather than the subject's teacher. A closed period stays closed: the
+    change needs the director's amendment for that pupil and subject first (409 `period_closed`)."""
+    if grade.status != "active":
+        raise Conflict("the grade has been cancelled since; there is nothing left to change")
+    _stale_check(grade, expected_version)
+    cls = session.get(SchoolClass, grade.class_id)
+    via = "dispute"
+    period = session.get(Period, grade.period_id) if grade.period_id else None
+    if period is not None and period.closed:
+        if not session.scalar(select(Amendment.id).where(Amendment.period_id == period.id,
+                                                         Amendment.student_id == grade.student_id,
+                                                         Amendment.subject_id == grade.subject_id).limit(1)):
+            raise PeriodClosed("the period is closed; approve an amendment for this pupil and subject first, then "
+                               "decide the dispute", {"period_id": period.id})
+        via = "amendment"
+    if value is None and qualifier is None:
+        value, qualifier = grade.value, grade.qualifier
+    value, qualifier = _mark(cls.level, value, qualifier)
+    before = grade_dict(grade)
+    grade.value, grade.qualifier = value, qualifier
+    return _new_version(session, emit, principal, grade, before, "changed", {"via": via, "class_name": cls.name},
+                        reason)
+
+
 def _new_version(session: Session, emit, principal: Principal, grade: Grade, before: dict, action: str,
                  context: dict, reason: str) -> dict:
     grade.version += 1
@@ -267,7 +296,11 @@ def raise_alert(db, emit, principal: Principal, *, kind: str, grade: dict, class
                 reason: str | None = None) -> None:
     """Tell the subject's assigned teachers and the school's directors (auth e-mails them from the
     `alert_raised` event, once per event); the alert also lands in their alerts list. No grade value
-    travels in it: e-mail subjects and bodies never carry one."""
+    travels in it: e-mail subjects and bodies never carry one. No alert is raised about a pupil under
+    a restriction of processing (CAT-11): the change itself stays in the grade's versions and the
+    audit trail."""
+    if is_restricted(db, principal.tenant_id, grade["student_id"]):
+        return
     recipients = sorted({t for (t,) in db.execute(_ASSIGNED_TEACHERS, {
         "class_id": grade["class_id"], "subject_id": grade["subject_id"]}).all()})
     subject_name = db.execute(select(_S.c.name).where(_S.c.id == grade["subject_id"])).scalar()

@@ -325,3 +325,78 @@ class Alert(Base):
     recipients: Mapped[list] = mapped_column(JSON, nullable=False)  # assigned teachers' user ids
     detail: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[float] = created_column()
+
+
+# --- data-subject rights (issue 11) -------------------------------------------------------------------
+
+class GradeDispute(Base):
+    """A pupil's (or parent's) request to rectify a grade (CAT-11 rectification): the subject's teacher
+    decides first; after a teacher's rejection the requester may escalate and the director decides
+    finally. An approval changes the grade as a new version; nothing here is ever deleted."""
+    __tablename__ = "grade_disputes"
+    __table_args__ = (Index("ix_grade_disputes_grade", "tenant_id", "grade_id"),
+                      Index("ix_grade_disputes_student", "tenant_id", "student_id"))
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    grade_id: Mapped[str] = mapped_column(ForeignKey("grades.id"), nullable=False)
+    class_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    student_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    requester_id: Mapped[str] = mapped_column(String(36), nullable=False)  # the account that asked
+    requester_role: Mapped[str] = mapped_column(String(20), nullable=False)  # student | parent
+    disputed_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    proposed_value: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    proposed_qualifier: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    reason: Mapped[str] = mapped_column(String(1000), nullable=False)
+    attachment_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # open → approved | rejected_by_teacher → escalated → approved | rejected
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
+    teacher_decided_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    teacher_decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    teacher_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    escalated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    escalation_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    director_decided_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    director_decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    director_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    resulting_version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the grade's new version
+    created_at: Mapped[float] = created_column()
+
+
+class RestrictedPerson(Base):
+    """What the registry told us about a person's restriction of processing (CAT-11), per tenant:
+    the newest `registry.processing_restricted` / `..._lifted` event wins (by `occurred_at`), so
+    redelivered or reordered events leave the right state. A lifted restriction keeps its row."""
+    __tablename__ = "restricted_persons"
+    __table_args__ = (UniqueConstraint("tenant_id", "person_id", name="uq_restricted_person"),)
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    person_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    restricted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    occurred_at: Mapped[float] = mapped_column(Float, nullable=False)  # of the event that set this state
+    source_event_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    updated_at: Mapped[float] = created_column()
+
+
+class SchoolImport(Base):
+    """An import of a catalog-export document into a fresh school (`portability`): staged in chunks
+    while the gateway streams the upload, then rebuilt in one transaction."""
+    __tablename__ = "school_imports"
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    requested_by: Mapped[str] = mapped_column(String(36), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="staging")  # | imported | failed
+    counts: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[float] = created_column()
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SchoolImportChunk(Base):
+    """Records of one section of an upload, as the gateway sent them; removed once the import ends
+    (the only rows the catalog ever deletes: staging, never the catalog itself)."""
+    __tablename__ = "school_import_chunks"
+    import_id: Mapped[str] = mapped_column(ForeignKey("school_imports.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    section: Mapped[str] = mapped_column(String(30), nullable=False)
+    records: Mapped[list] = mapped_column(JSON, nullable=False)

@@ -7,11 +7,14 @@ from eventlet import tpool
 from nameko.rpc import RpcProxy
 from sqlalchemy.exc import IntegrityError
 
-from services.kernel.errors import InvalidInput
+from services.kernel.batch_consumer import event_batch_consumer
+from services.kernel.errors import Forbidden, InvalidInput
 from services.kernel.identity import Role
+from services.kernel import service_credentials
 from services.kernel.nameko_support import Database, RequestContext, ServiceBase, rpc
 
-from . import absences, alerts, closing, delegation, grades, idempotency, stats, views
+from . import (absences, alerts, closing, delegation, disputes, grades, idempotency, portability, restrictions, stats,
+               subject_export, views)
 from . import structure as school
 from .documents import models as _documents_tables  # noqa: F401 (their tables join Base)
 from .documents.making import Maker
@@ -274,6 +277,82 @@ class GradesService(ServiceBase):
     @rpc
     def list_alerts(self, limit=None, offset=None) -> dict:
         return self._read(alerts.list_alerts, limit=limit, offset=offset)
+
+    # --- data-subject rights (issue 11) ------------------------------------------------------------
+    @rpc
+    def open_grade_dispute(self, grade_id, reason, proposed_value=None, proposed_qualifier=None,
+                           attachment_ref=None) -> dict:
+        return self._write(disputes.open_dispute, grade_id=grade_id, reason=reason, proposed_value=proposed_value,
+                           proposed_qualifier=proposed_qualifier, attachment_ref=attachment_ref)
+
+    @rpc
+    def list_grade_disputes(self, status=None, limit=None, offset=None) -> dict:
+        return self._read(disputes.list_disputes, status=status, limit=limit, offset=offset)
+
+    @rpc
+    def decide_grade_dispute(self, dispute_id, approve, reason, value=None, qualifier=None) -> dict:
+        return self._write(disputes.decide_dispute, dispute_id=dispute_id, approve=approve, reason=reason,
+                           value=value, qualifier=qualifier)
+
+    @rpc
+    def escalate_grade_dispute(self, dispute_id, reason=None) -> dict:
+        return self._write(disputes.escalate_dispute, dispute_id=dispute_id, reason=reason)
+
+    @event_batch_consumer(restrictions.QUEUE, max_batch=200)
+    def on_rights_events(self, envelopes) -> None:
+        """The registry's restrictions of processing (idempotent on event_id, newest occurred_at wins)."""
+        with self.db.transaction() as s:
+            fresh = self.db.newly_processed(s, [e.event_id for e in envelopes], restrictions.QUEUE)
+            restrictions.record_events(s, lambda session, fact, **kw: self.db.emit(session, self.ctx, fact, **kw),
+                                       [e for e in envelopes if e.event_id in fresh])
+
+    @rpc
+    def subject_export_part(self, credential, subject, cursor=None, limit=500) -> dict:
+        """Grades' part of a person's export, for auth's export job only (a service credential)."""
+        if not isinstance(credential, str) or not credential:
+            raise Forbidden("a service credential is required")
+        service_credentials.verify(credential, self.name, "subject_export")
+        with self.db.reading() as s:
+            return subject_export.export_part(s, subject, cursor=cursor, limit=limit)
+
+    # --- a school's portability: the whole catalog out (one snapshot, paged) and into a fresh school ---
+    @rpc
+    def school_export_open(self) -> dict:
+        principal = self.ctx.require_principal()
+        opened = portability.open_export(self.db.exports, principal)
+        with self.db.writing() as connection:
+            self.db.emit(connection, self.ctx, "school_exported", entity_type="tenant", entity_id=principal.tenant_id,
+                         after={"format": portability.FORMAT, "version": portability.VERSION,
+                                "as_of": opened["header"]["exported_at"]})
+        return opened
+
+    @rpc
+    def school_export_chunk(self, session_id, snapshot, section, after=None, limit=1000) -> dict:
+        return portability.export_page(self.db.exports, self.ctx.require_principal(), session_id=session_id,
+                                       snapshot=snapshot, section=section, after=after, limit=limit)
+
+    @rpc
+    def school_export_close(self, session_id) -> dict:
+        return portability.close_export(self.db.exports, self.ctx.require_principal(), session_id=session_id)
+
+    @rpc
+    def school_import_start(self) -> dict:
+        return self._write(portability.start_import)
+
+    @rpc
+    def school_import_chunk(self, import_id, seq, section, records) -> dict:
+        with self.db.transaction() as s:
+            return portability.add_import_chunk(s, self.ctx.require_principal(), import_id=import_id, seq=seq,
+                                                section=section, records=records)
+
+    @rpc
+    def school_import_finish(self, import_id, header) -> dict:
+        return self._write(portability.finish_import, import_id=import_id, header=header)
+
+    @rpc
+    def school_import_abandon(self, import_id) -> dict:
+        with self.db.transaction() as s:
+            return portability.abandon_import(s, self.ctx.require_principal(), import_id=import_id)
 
     # --- documents ---
     background = BackgroundWork()

@@ -1,6 +1,7 @@
 """Statistics with no personal data (CAT-19): grade distributions, averages by class and subject,
 absence rates. Every cell from fewer than 5 pupils is suppressed, with complementary suppression
-where a total is published (see `suppression`)."""
+where a total is published (see `suppression`). Pupils under a restriction of processing
+(`restrictions`, CAT-11) are left out of every figure, as if they had no grades or absences."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -13,6 +14,7 @@ from services.kernel.identity import Principal, Role, require
 
 from .averages import truncate2
 from .models import Absence, ClassStudent, Grade, SchoolClass, Subject
+from .restrictions import restricted_ids_query
 from .suppression import MINIMUM_PUPILS, Cell, suppress
 
 
@@ -23,7 +25,8 @@ def _mean(total: int, count: int) -> str:
 def grade_statistics(session: Session, principal: Principal, *, school_year: str | None = None) -> dict:
     require(principal, Role.DIRECTOR, Role.STATISTICS_VIEWER)
     t = principal.tenant_id
-    where = [Grade.tenant_id == t, Grade.status == "active", Grade.value.is_not(None)]
+    where = [Grade.tenant_id == t, Grade.status == "active", Grade.value.is_not(None),
+             Grade.student_id.not_in(restricted_ids_query(t))]
     if school_year:
         where.append(Grade.class_id.in_(select(SchoolClass.id).where(SchoolClass.tenant_id == t,
                                                                      SchoolClass.school_year == school_year)))
@@ -66,11 +69,13 @@ def grade_statistics(session: Session, principal: Principal, *, school_year: str
 
 def _absence_rates(session: Session, tenant: str, classes: dict, school_year: str | None,
                    principal: Principal) -> list[dict]:
+    restricted = restricted_ids_query(tenant)
     q = select(ClassStudent.class_id, func.count(ClassStudent.student_id.distinct())).where(
-        ClassStudent.tenant_id == tenant).group_by(ClassStudent.class_id)
+        ClassStudent.tenant_id == tenant, ClassStudent.student_id.not_in(restricted)).group_by(ClassStudent.class_id)
     roster = dict(session.execute(q).all())
     counts = dict(session.execute(select(Absence.class_id, func.count()).where(
-        Absence.tenant_id == tenant, Absence.status != "cancelled").group_by(Absence.class_id)).all())
+        Absence.tenant_id == tenant, Absence.status != "cancelled",
+        Absence.student_id.not_in(restricted)).group_by(Absence.class_id)).all())
     of_year = set(session.scalars(select(SchoolClass.id).where(SchoolClass.tenant_id == tenant,
                                                                SchoolClass.school_year == school_year))) \
         if school_year else set(roster)

@@ -66,6 +66,9 @@ CONSUMER_QUEUES: dict[str, ConsumerQueue] = {q.name: q for q in (
     ConsumerQueue("auth.catalog_notices", bindings=("grades.#",)),
     # the registry records each pupil's school path from the catalog's roster events
     ConsumerQueue("registry.catalog_events", bindings=("grades.student_enrolled", "grades.student_transferred")),
+    # the catalog honours the registry's restrictions of processing (CAT-11)
+    ConsumerQueue("grades.rights_events", bindings=("registry.processing_restricted",
+                                                    "registry.processing_restriction_lifted")),
 )}
 
 

@@ -102,3 +102,16 @@ RPCS_WITHOUT_ENTRY.setdefault("registry", {}).update({
     "decide_correction": "KNOWN GAP: see ROUTES_WITHOUT_ENTRY",
     "export_enrolled": "KNOWN GAP: see ROUTES_WITHOUT_ENTRY",
 })
+
+# --- data-subject rights (issue 11): rgrades ---------------------------------------------------------
+ROUTES_WITHOUT_ENTRY.update({
+    ("POST", "/v1/school-import"): "the matrix's school has a catalog, so every cell is refused (409); a successful "
+                                   "import emits grades.school_imported (tests/e2e/test_rights_grades.py)",
+})
+RPCS_WITHOUT_ENTRY.setdefault("grades", {}).update({
+    **{name: "staging of an upload (see ROUTES_WITHOUT_ENTRY POST /v1/school-import); the import itself is "
+             "grades.school_imported, emitted by school_import_finish"
+       for name in ("school_import_start", "school_import_chunk", "school_import_finish", "school_import_abandon")},
+    "subject_export_part": "a read, system only: auth's export job calls it with a service credential "
+                           "(scope subject_export); the export's request and download are auth's events",
+})
