@@ -16,11 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from markupsafe import Markup, escape
 
+from services.kernel.errors import NotFound
+
 from ..catalog_schemas import AbsencesIn, CancelIn, GradeChangeIn, MotivateIn
 from ..deps import ServicesDep
 from ..schemas import GradeIn
 from . import sources
-from .forms import Refusal, flash_args, form_of, or_raise, status_of, validated
+from .forms import Refusal, flash_args, form_of, or_raise, page_or_refusal, status_of, validated
 from .i18n import date_text, translations
 from .messages import translate_error
 from .render import lang_of, render, see_other
@@ -95,8 +97,7 @@ async def _grid(request: Request, services: ServicesDep, class_id: str, subject_
     catalog = await catalog_of(services, class_id)
     subject = _subject(catalog, subject_id)
     if subject is None:
-        return render(request, "error.html", status_code=404, code="not_found",
-                      message="subject not found in this class")
+        raise NotFound("subject not found in this class")
     lang = lang_of(request)
     gettext = translations(lang).gettext
     period = period_today(catalog)
@@ -144,8 +145,9 @@ async def teacher_record_grade(request: Request, services: ServicesDep):
         if not (_uuid(form.get("class_id", "")) and _uuid(form.get("subject_id", ""))):
             return render(request, "error.html", status_code=status_of(refusal), code=refusal.code,
                           message=refusal.message)
-        return await _grid(request, services, form["class_id"], form["subject_id"], status_code=status_of(refusal),
-                           focus=entries[len(saved)][0] if entries else None, **flash_args(refusal))
+        return await page_or_refusal(request, refusal, _grid(
+            request, services, form["class_id"], form["subject_id"], status_code=status_of(refusal),
+            focus=entries[len(saved)][0] if entries else None, **flash_args(refusal)))
     if scripted:
         grade = saved[0]
         return JSONResponse({"id": grade["id"], "value": grade["value"], "awarded_on": grade["awarded_on"],
@@ -181,8 +183,7 @@ async def _absences_page(request: Request, services: ServicesDep, class_id: str,
     catalog = await catalog_of(services, class_id)
     subject = _subject(catalog, subject_id)
     if subject is None:
-        return render(request, "error.html", status_code=404, code="not_found",
-                      message="subject not found in this class")
+        raise NotFound("subject not found in this class")
     gettext = translations(lang_of(request)).gettext
     pupils = [{"id": p["student_id"], "name": pupil_name(p, i, gettext)}
               for i, p in enumerate(catalog["pupils"], 1) if p["status"] == "enrolled"]
@@ -213,9 +214,9 @@ async def teacher_record_absences(request: Request, services: ServicesDep):
         if not (_uuid(form.get("class_id", "")) and _uuid(form.get("subject_id", ""))):
             return render(request, "error.html", status_code=status_of(refusal), code=refusal.code,
                           message=refusal.message)
-        return await _absences_page(request, services, form["class_id"], form["subject_id"],
-                                    status_code=status_of(refusal), form={**form, "absent": set(absent)},
-                                    **flash_args(refusal))
+        return await page_or_refusal(request, refusal, _absences_page(
+            request, services, form["class_id"], form["subject_id"], status_code=status_of(refusal),
+            form={**form, "absent": set(absent)}, **flash_args(refusal)))
     count = len(answer.get("items", []))
     return see_other(f"/web/teacher/classes/{body.class_id}/subjects/{body.subject_id}?absences={count}")
 
@@ -260,8 +261,9 @@ async def _grade_action(request: Request, services: ServicesDep, grade_id: str, 
         grade = await action(form)
     except Exception as exc:  # noqa: BLE001
         refusal = or_raise(exc)
-        return await _grade_page(request, services, grade_id, status_code=status_of(refusal), form=form,
-                                 failed=done, **flash_args(refusal))
+        return await page_or_refusal(request, refusal, _grade_page(
+            request, services, grade_id, status_code=status_of(refusal), form=form, failed=done,
+            **flash_args(refusal)))
     return see_other(f"/web/grades/{grade['id']}?done={done}")
 
 
@@ -332,6 +334,6 @@ async def homeroom_motivate(class_id: UUID, request: Request, services: Services
             done += len(absences)
     except Exception as exc:  # noqa: BLE001
         refusal = or_raise(exc)
-        return await _homeroom_page(request, services, str(class_id), status_code=status_of(refusal), form=form,
-                                    **flash_args(refusal))
+        return await page_or_refusal(request, refusal, _homeroom_page(
+            request, services, str(class_id), status_code=status_of(refusal), form=form, **flash_args(refusal)))
     return see_other(f"/web/homeroom/classes/{class_id}/absences?done={done}")
