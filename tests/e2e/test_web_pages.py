@@ -1,6 +1,8 @@
 """The web application in a browser (Debian's Chromium via Playwright) against the platform
 started as `make up` starts it: one journey per role that has pages today, keyboard-only grade
-entry, pages without JavaScript, Romanian and English, cookies, CSRF, CSP, second factor,
+and absence entry, a grade changed and cancelled with its history, bulk motivation by the
+homeroom teacher, the director's approvals queue and a period closed after its warnings, a
+parent's report card and motivation request, pages without JavaScript, Romanian and English, cookies, CSRF, CSP, second factor,
 screenshots (var/artifacts/screenshots/) and axe-core on every role's main page."""
 from __future__ import annotations
 
