@@ -16,7 +16,7 @@ from ..catalog_schemas import MotivationRequestIn
 from ..deps import ServicesDep
 from . import sources
 from .forms import flash_args, form_of, or_raise, status_of, validated
-from .pages_teacher import marks, subject_cells
+from .pages_teacher import marks, period_today, subject_cells
 from .render import lang_of, render, see_other
 
 router = APIRouter(prefix="/web", include_in_schema=False)
@@ -24,17 +24,21 @@ router = APIRouter(prefix="/web", include_in_schema=False)
 
 def card_rows(card: dict, lang: str) -> list[dict]:
     pupil = card["pupil"]
+    period = period_today(card)
+    key = period["id"] if period else "-"
     rows = []
     for s in card["subjects"]:
         grades, absences = subject_cells(pupil, s["id"])
+        cell = pupil["subjects"].get(s["id"]) or {"periods": {}}
         rows.append({"subject": s["name"], "marks": marks(grades, lang, links=False), "absences": absences,
-                     "annual": (pupil["subjects"].get(s["id"]) or {}).get("annual_average")})
+                     "average": (cell["periods"].get(key) or {}).get("average"),
+                     "annual": cell.get("annual_average")})
     return rows
 
 
 async def _card(services: ServicesDep, class_id: str, student_id: str, lang: str) -> dict:
     card = await services.call("grades", "report_card", class_id=class_id, student_id=student_id)
-    return {"card": card, "rows": card_rows(card, lang)}
+    return {"card": card, "rows": card_rows(card, lang), "period": period_today(card)}
 
 
 def current_class(classes: list[dict]) -> dict | None:

@@ -272,8 +272,9 @@ def test_the_parent_reads_the_report_card_and_asks_for_a_motivation(platform, br
     # what the teacher entered in the browser (grade 9, the lesson's absence) reaches the parent
     row = page.locator("table.report-card tr", has_text="Istorie")
     assert "9" in row.locator(".marks").inner_text()
-    assert row.locator("td.num").nth(1).inner_text().startswith("1")
+    assert row.locator("td.num").nth(2).inner_text().startswith("1")
     assert "Matematică" in main and "Absențe" in main
+    assert "Media, Modulul" in page.inner_text("table.report-card thead"), "today's period's average"
     check_main_page(page, "parent")
     page.click("details summary")
     page.fill("input[name=from_date]", "2026-11-18")
