@@ -103,10 +103,12 @@ def _period_id(form: dict) -> str:
 
 
 # --- closing a period -------------------------------------------------------------------------------
-@router.get("/director/periods", summary="The school years and their periods, to close")
+@router.get("/director/periods", summary="The school years, their periods to close, and the classes' catalogs")
 async def periods(request: Request, services: ServicesDep):
     years = (await services.call("grades", "list_school_years")).get("items", [])
-    return render(request, "director_periods.html", years=years, done=request.query_params.get("done"))
+    classes = (await sources.school_directory(services))["classes"]
+    return render(request, "director_periods.html", years=years, classes=classes,
+                  done=request.query_params.get("done"))
 
 
 async def _closing(request: Request, services: ServicesDep, period_id: str, *, status_code: int = 200, **flash):

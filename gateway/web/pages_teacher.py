@@ -287,10 +287,14 @@ async def cancel_grade(grade_id: UUID, request: Request, services: ServicesDep):
 
 
 # --- the homeroom teacher: absences and their motivation --------------------------------------------
+ABSENCES_PER_PAGE = 200
+
+
 async def _homeroom_page(request: Request, services: ServicesDep, class_id: str, *, status_code: int = 200,
-                         form: dict | None = None, **flash):
+                         form: dict | None = None, offset: int = 0, **flash):
     catalog = await catalog_of(services, class_id)
-    listed = await services.call("grades", "list_absences", class_id=class_id, limit=200, offset=0)
+    listed = await services.call("grades", "list_absences", class_id=class_id, limit=ABSENCES_PER_PAGE,
+                                 offset=offset)
     requests_ = await sources.all_items(services, "grades", "list_motivation_requests")
     gettext = translations(lang_of(request)).gettext
     names = {p["student_id"]: pupil_name(p, i, gettext) for i, p in enumerate(catalog["pupils"], 1)}
@@ -301,14 +305,17 @@ async def _homeroom_page(request: Request, services: ServicesDep, class_id: str,
     pupils = [{"id": sid, "name": names.get(sid, sid), "absences": by_pupil[sid]}
               for sid in names if by_pupil.get(sid)]
     mine = [{**r, "pupil": names.get(r["student_id"], "")} for r in requests_ if r["class_id"] == class_id]
+    total = listed.get("total", 0)
+    pages = {"previous": max(offset - ABSENCES_PER_PAGE, 0) if offset > 0 else None,
+             "next": offset + ABSENCES_PER_PAGE if offset + ABSENCES_PER_PAGE < total else None}
     return render(request, "homeroom_absences.html", status_code=status_code, catalog=catalog, class_id=class_id,
                   pupils=pupils, totals=listed.get("totals", {}), requests=mine, reasons=MOTIVATION_REASONS,
-                  form=form or {}, done=request.query_params.get("done"), **flash)
+                  form=form or {}, done=request.query_params.get("done"), pages=pages, **flash)
 
 
 @router.get("/homeroom/classes/{class_id}/absences", summary="The homeroom teacher's class absences and requests")
-async def homeroom_absences(class_id: UUID, request: Request, services: ServicesDep):
-    return await _homeroom_page(request, services, str(class_id))
+async def homeroom_absences(class_id: UUID, request: Request, services: ServicesDep, offset: int = 0):
+    return await _homeroom_page(request, services, str(class_id), offset=min(max(offset, 0), 1_000_000))
 
 
 @router.post("/homeroom/classes/{class_id}/motivate", summary="Motivate absences: one or many, of one or many pupils")

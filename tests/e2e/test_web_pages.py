@@ -344,6 +344,10 @@ def test_the_director_decides_the_queue_and_closes_a_period_after_its_warnings(p
     with page.expect_navigation():
         page.click("form[action$='/close'] button[type=submit]")
     assert "Perioada a fost închisă." in page.inner_text("main")
+    # the director reads any class's catalog from the same page
+    with page.expect_navigation():
+        page.click(f"a[href='/web/teacher/classes/{demo['class']['id']}/catalog']")
+    assert "Matematică" in page.inner_text("table.catalog") and "Bălănescu Andrei" in page.inner_text("table.catalog")
     years = _api(platform, "GET", "/v1/school-years", director)["items"]
     closed = next(y for y in years if y["id"] == year["id"])["periods"][0]
     assert closed["closed"] is True
