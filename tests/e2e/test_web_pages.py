@@ -401,7 +401,7 @@ def test_the_school_admin_manages_accounts_classes_and_clients(platform, browser
     def listed():
         page.goto(platform.url + "/web/admin/school")
         return "a X-a Ș" in page.inner_text("main")
-    assert wait_until(listed), "the new class is listed (read from the audit trail)"
+    assert wait_until(listed), "the new class is listed (grades' list_classes)"
     check_main_page(page, "school_admin-school")
     page.goto(platform.url + "/web/admin/clients")
     page.fill("#f-name", "Platforma județeană")
