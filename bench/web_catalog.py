@@ -2,13 +2,12 @@
 
 `python -m bench.web_catalog [--seconds 8] [--rounds 3] [--connections 20] [--pupils 30] [--grades 5]`
 
-The issue's target page is the class catalog grid (30 pupils × 15 subjects), which the catalog
-API does not serve yet; until it does (the lead re-points this script at it) the measured page
-is its closest relative today: the teacher's grades page of one class and subject
-(`GET /web/teacher/classes/{class}/subjects/{subject}`: session cookie opened, policy, the
-grades RPC, pupils' names (cached), Jinja2 rendering of a row per pupil with its grades and an
-entry form), beside `GET /v1/grades?class_id=&subject_id=&limit=200` (the same rows as JSON,
-forwarded as the service wrote them) in the same script, alternating windows.
+The measured page is the teacher's class catalog grid of one subject
+(`GET /web/teacher/classes/{class}/subjects/{subject}`: session cookie opened, policy, grades'
+`class_catalog` RPC, Jinja2 rendering of a row per pupil with every grade (a link to its
+history), the period's and annual averages, absences and an entry box), beside
+`GET /v1/classes/{class}/catalog` (the same `class_catalog` answer as JSON: the teacher's scope is
+that one subject) in the same script, alternating windows.
 Target: the page costs at most 1.5× the JSON view (requests/s ratio ≥ 0.67, p50 ratio ≤ 1.5).
 """
 from __future__ import annotations
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace, scratch: Scratch) -> int:
     demo = scratch.demo
     klass, subject = demo["class"]["id"], demo["subject"]["id"]
     page_path = f"/web/teacher/classes/{klass}/subjects/{subject}"
-    json_path = f"/v1/grades?class_id={klass}&subject_id={subject}&limit=200"
+    json_path = f"/v1/classes/{klass}/catalog"
     # the browser's cookies, sealed as the sign-in page seals them (the key the gateway made at start)
     keys = SessionKeys((scratch.platform.data_dir / "keys" / "web_session.key").read_bytes())
     nonce = keys.new_nonce()
@@ -83,8 +82,10 @@ def run(args: argparse.Namespace, scratch: Scratch) -> int:
         rows = page.text.count('class="grade-input"')
         data = c.get(json_path, headers={"Authorization": f"Bearer {teacher}"}).json()
     expected = args.pupils * args.grades + 0
-    if page.status_code != 200 or rows < args.pupils or data.get("total", 0) < expected:
-        raise RuntimeError(f"set-up check failed: page {page.status_code} with {rows} rows, JSON {data.get('total')}")
+    in_json = sum(len(cell["grades"]) for p in data.get("pupils", [])
+                  for s in p["subjects"].values() for cell in s["periods"].values())
+    if page.status_code != 200 or rows < args.pupils or in_json < expected:
+        raise RuntimeError(f"set-up check failed: page {page.status_code} with {rows} rows, JSON {in_json} grades")
     requests = {
         "json": {"method": "GET", "path": json_path, "headers": {"Authorization": f"Bearer {teacher}"},
                  "expect_status": 200},
@@ -122,11 +123,10 @@ def run(args: argparse.Namespace, scratch: Scratch) -> int:
     ]
     notes = [f"medians over {args.rounds} alternating rounds of {args.seconds:g} s; {args.connections} keep-alive "
              f"HTTPS connections (one request in flight each) over {args.client_procs} load generator process(es)",
-             "the page measured is the teacher's grades page of one class and subject (the class catalog grid "
-             "of the issue has no API yet)", background_note([x.cpu for v in results.values() for x in v])]
+             "both views answer from the same class_catalog RPC (the teacher's scope: one subject)", background_note([x.cpu for v in results.values() for x in v])]
     if any(errors.values()):
         notes.append(f"!!! ERRORS during the windows: {errors}")
-    table = print_table("Web page vs JSON view", f"GET /v1/grades JSON ({args.pupils} pupils × {args.grades} grades)",
+    table = print_table("Web page vs JSON view", f"GET /v1/classes/{{class}}/catalog JSON ({args.pupils} pupils × {args.grades} grades)",
                         "GET /web/teacher/classes/{class}/subjects/{subject} (HTML, same data)", rows_out, notes)
     cpu = {kind: median_cpu([x.cpu for x in v]) for kind, v in results.items()}
     cpu_text = "\n\n".join([print_cpu("JSON view", cpu["json"]), print_cpu("web page", cpu["page"])])

@@ -71,3 +71,15 @@ def or_raise(exc: Exception) -> Refusal:
 def status_of(refusal: Refusal) -> int:
     return {"invalid_input": 422, "not_authenticated": 401, "second_factor_required": 401, "forbidden": 403,
             "not_found": 404, "conflict": 409, "rate_limited": 429}.get(refusal.code, 400)
+
+
+async def page_or_refusal(request: Request, refusal: Refusal, page: Awaitable):
+    """The form's page again with the refusal on it; when the reader may not see that page
+    either, the refusal alone (the error page), so the answer is the first refusal, not the second."""
+    from .render import render
+    try:
+        return await page
+    except Exception as exc:  # noqa: BLE001 - a 5xx is raised (error page)
+        or_raise(exc)
+        return render(request, "error.html", status_code=status_of(refusal), code=refusal.code,
+                      message=refusal.message)

@@ -1,9 +1,7 @@
 """Where the pages get their data: one adapter per question, over today's RPCs.
 
-Some questions have no API of their own yet (the catalog area adds "a teacher's classes and
-subjects" and "the class catalog grid"; a tenant list has none): until then each is answered
-from what exists, and the page does not know how. When the real RPC lands, only the function
-here changes.
+Each question is answered by the owning service's own read RPC (never by reading the audit
+trail); when a service's answer changes shape, only the function here changes.
 """
 from __future__ import annotations
 
@@ -61,47 +59,31 @@ async def grades(services: Services, **filters) -> dict:
     return await services.call("grades", "list_grades", limit=filters.pop("limit", 200), **filters)
 
 
-async def teacher_pairs(services: Services) -> list[dict]:
-    """The class × subject pairs a teacher works in. Today: those their visible grades show
-    (to be re-pointed at the catalog's "teacher's classes and subjects" RPC)."""
-    page = await grades(services, limit=200)
-    pairs: dict[tuple[str, str], dict] = {}
-    for g in page["items"]:
-        key = (g["class_id"], g["subject_id"])
-        pair = pairs.setdefault(key, {"class_id": g["class_id"], "subject_id": g["subject_id"],
-                                      "subject_name": g.get("subject_name", ""), "grades": 0, "pupils": set()})
-        pair["grades"] += 1
-        pair["pupils"].add(g["student_id"])
-    out = sorted(pairs.values(), key=lambda p: (p["subject_name"], p["class_id"]))
-    for p in out:
-        p["pupils"] = len(p["pupils"])
-    return out
+async def all_items(services: Services, service: str, method: str, *, pages: int = 5, **kw) -> list[dict]:
+    """Every item of a paginated list RPC (at most `pages` pages of 200)."""
+    items: list[dict] = []
+    for n in range(pages):
+        page = await services.call(service, method, limit=200, offset=n * 200, **kw)
+        items.extend(page.get("items", []))
+        if len(items) >= page.get("total", 0) or not page.get("items"):
+            break
+    return items
+
+
+async def teacher_classes(services: Services) -> list[dict]:
+    """The caller's classes with their subjects (assigned, delegated, homeroom) and what they may
+    write today: the grades service's own `teacher_classes`."""
+    return await all_items(services, "grades", "teacher_classes")
 
 
 async def school_directory(services: Services) -> dict:
-    """Classes and subjects of the school (admin, director). Today: their creation events in the
-    audit trail of the tenant (no list RPC yet)."""
-    found: dict[str, dict] = {"class": {}, "subject": {}}
-    for kind, event in (("class", "grades.class_created"), ("subject", "grades.subject_created")):
-        after = None
-        for _ in range(5):  # at most 1000 of each
-            page = await services.call("audit", "list_events", type=event, after_sequence=after, limit=200)
-            for e in page.get("items", []):
-                item = _after(e)
-                if item.get("id"):
-                    found[kind][item["id"]] = item
-            after = page.get("next_after_sequence")
-            if not after:
-                break
-    return {"classes": sorted(found["class"].values(), key=lambda c: (c.get("school_year", ""), c.get("name", ""))),
-            "subjects": sorted(found["subject"].values(), key=lambda s: s.get("name", ""))}
+    """Classes and subjects of the school (admin, director): the grades service's lists."""
+    classes = await all_items(services, "grades", "list_classes")
+    subjects = await all_items(services, "grades", "list_subjects")
+    return {"classes": sorted(classes, key=lambda c: (c.get("school_year", ""), c.get("name", ""))),
+            "subjects": subjects}
 
 
 async def tenants(services: Services) -> list[dict]:
-    """Institutions, for the operator. Today: their creation events (no list RPC yet)."""
-    page = await services.call("audit", "list_events", type="auth.tenant_created", limit=200)
-    return [_after(e) for e in page.get("items", [])]
-
-
-def _after(event: dict) -> dict:
-    return (event.get("data") or {}).get("after") or {}
+    """Institutions, for the operator: the auth service's list (newest first)."""
+    return await all_items(services, "auth", "list_tenants")

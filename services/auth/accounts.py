@@ -192,6 +192,18 @@ def list_members(session: Session, principal: Principal, *, limit: int | None, o
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
+def list_tenants(session: Session, principal: Principal, *, limit: int | None, offset: int | None) -> dict:
+    """The institutions on the platform, newest first (the operator's list; the platform's own
+    tenant is not an institution)."""
+    if Role.OPERATOR not in principal.roles:
+        raise Forbidden("only the platform operator lists institutions")
+    limit, offset = page_args(limit, offset)
+    q = select(Tenant).where(Tenant.kind != "platform")
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.scalars(q.order_by(Tenant.created_at.desc(), Tenant.id).limit(limit).offset(offset)).all()
+    return {"items": [tenant_dict(t) for t in rows], "total": total, "limit": limit, "offset": offset}
+
+
 # --- account self-service (CAT-17) and administration --------------------------------------
 
 RESET_TTL = 30 * 60

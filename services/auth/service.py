@@ -134,6 +134,11 @@ class AuthService(ServiceBase):
             return accounts.list_members(s, self.ctx.require_principal(), limit=limit, offset=offset, role=role)
 
     @rpc
+    def list_tenants(self, limit=None, offset=None) -> dict:
+        with self.db.reading() as s:
+            return accounts.list_tenants(s, self.ctx.require_principal(), limit=limit, offset=offset)
+
+    @rpc
     def unlock_user(self, user_id) -> dict:
         with self.db.transaction() as s:
             return accounts.unlock_user(s, self.db.emitter(self.ctx), self.ctx.require_principal(), user_id=user_id)

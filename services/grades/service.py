@@ -88,6 +88,10 @@ class GradesService(ServiceBase):
         return self._read(views.list_classes, school_year=school_year, limit=limit, offset=offset)
 
     @rpc
+    def list_subjects(self, limit=None, offset=None) -> dict:
+        return self._read(views.list_subjects, limit=limit, offset=offset)
+
+    @rpc
     def create_subject(self, name, weekly_hours) -> dict:
         return self._write(school.create_subject, name=name, weekly_hours=weekly_hours)
 

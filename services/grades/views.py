@@ -251,3 +251,15 @@ def list_classes(session: Session, principal: Principal, *, school_year: str | N
     from .structure import class_dict
     items = [class_dict(c) for c in rows]
     return {"items": items[offset:offset + limit], "total": len(items), "limit": limit, "offset": offset}
+
+
+def list_subjects(session: Session, principal: Principal, *, limit: int | None = None,
+                  offset: int | None = None) -> dict:
+    """The school's subjects by name, for the director, administrators and teachers."""
+    require(principal, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.TEACHER)
+    limit, offset = page_args(limit, offset)
+    q = select(Subject).where(Subject.tenant_id == principal.tenant_id)
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    from .structure import subject_dict
+    rows = session.scalars(q.order_by(Subject.name, Subject.id).limit(limit).offset(offset)).all()
+    return {"items": [subject_dict(s) for s in rows], "total": total, "limit": limit, "offset": offset}

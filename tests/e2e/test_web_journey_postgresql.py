@@ -1,5 +1,5 @@
-"""The main web journey on PostgreSQL (the hosted configuration): a teacher enters a grade with
-the keyboard alone, the pupil reads it. The other browser journeys run on SQLite
+"""The main web journey on PostgreSQL (the hosted configuration): a teacher enters a grade and a
+lesson's absences with the keyboard alone, the pupil and a parent read them. The other browser journeys run on SQLite
 (tests/e2e/test_web_pages.py): the pages do not depend on the database."""
 from __future__ import annotations
 
@@ -43,10 +43,34 @@ def test_teacher_enters_a_grade_by_keyboard_and_the_pupil_reads_it_on_postgresql
             page.keyboard.press("Enter")
             page.locator(f"#p-{pupil} .mark.new").wait_for()
             assert wait_until(lambda: _grade_values(platform, signed["access_token"], subject["id"]) == [6, 10])
+            # the lesson's absences, keyboard only: the link, the hour, the pupil's box, the button
+            _tab_to(page, "el.id === 'absences-link'")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            _tab_to(page, "el.id === 'f-hour'")
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("ArrowDown")
+            _tab_to(page, f"el.id === 'a-{pupil}'")
+            page.keyboard.press("Space")
+            _tab_to(page, "el.type === 'submit' && !!el.closest('#absence-entry')")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            assert "Absențele orei au fost salvate." in page.inner_text("main")
+            absences = _api(platform, "GET", f"/v1/classes/{demo['class']['id']}/absences", signed["access_token"],
+                            params={"student_id": pupil})["items"]
+            assert [a["hour"] for a in absences if a["subject_id"] == subject["id"]] == [3]
             student = demo["users"]["student"]
             page = new_page(browser)
             sign_in(page, platform.url, student["email"], student["password"])
             row = page.locator("tr", has_text="Geografie")
             assert row.locator(".mark").all_inner_texts()[-1].startswith("10")
+            # a parent of the pupil reads the grade and the absence on the child's report card
+            parent = _member(platform, "parent")
+            _api(platform, "POST", f"/v1/users/{parent['id']}/children", admin, json={"student_id": pupil})
+            page = new_page(browser)
+            sign_in(page, platform.url, parent["email"], parent["password"])
+            row = page.locator("table.report-card tr", has_text="Geografie")
+            assert row.locator(".mark").all_inner_texts()[-1].startswith("10")
+            assert row.locator("td.num").nth(2).inner_text().startswith("1")
         finally:
             browser.close()

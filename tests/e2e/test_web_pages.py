@@ -1,6 +1,8 @@
 """The web application in a browser (Debian's Chromium via Playwright) against the platform
 started as `make up` starts it: one journey per role that has pages today, keyboard-only grade
-entry, pages without JavaScript, Romanian and English, cookies, CSRF, CSP, second factor,
+and absence entry, a grade changed and cancelled with its history, bulk motivation by the
+homeroom teacher, the director's approvals queue and a period closed after its warnings, a
+parent's report card and motivation request, pages without JavaScript, Romanian and English, cookies, CSRF, CSP, second factor,
 screenshots (var/artifacts/screenshots/) and axe-core on every role's main page."""
 from __future__ import annotations
 
@@ -110,10 +112,13 @@ def test_teacher_enters_grades_with_the_keyboard_alone(platform, browser, school
     assert row.locator(".mark.new").inner_text().startswith("9")
     assert date.today().strftime("%d.%m.%Y") in row.inner_text(), "Romanian date format"
     assert wait_until(lambda: 9 in _grade_values(platform, t["token"], school["subject"]["id"]))
-    # a refused grade: the message, in Romanian, beside the box; nothing is written
+    # the focus moved to the next pupil's box; a refused grade there: the message, in Romanian,
+    # beside the box; nothing is written
+    following = page.evaluate("document.activeElement.closest('tr').id")
+    assert following.startswith("p-") and following != f"p-{school['pupil']}"
     page.keyboard.type("11")
     page.keyboard.press("Enter")
-    status = row.locator(".status.error")
+    status = page.locator(f"#{following} .status.error")
     status.wait_for()
     assert "nota trebuie să fie un număr întreg de la 1 la 10" in status.inner_text()
     assert _grade_values(platform, t["token"], school["subject"]["id"]) == [8, 9]
@@ -131,6 +136,110 @@ def test_grade_entry_works_without_javascript(platform, browser, school):
     page.wait_for_load_state()
     assert "Nota a fost salvată." in page.inner_text("main")
     assert 7 in _grade_values(platform, t["token"], school["subject"]["id"])
+
+
+def test_teacher_records_a_lessons_absences_with_the_keyboard_alone(platform, browser, school):
+    t, demo = school["teacher"], platform.demo
+    page = new_page(browser)
+    sign_in(page, platform.url, t["email"], t["password"], recovery_code=t["codes"].pop())
+    page.goto(platform.url + school["grid"])
+    _tab_to(page, "el.id === 'absences-link'")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Absențele unei ore" in page.inner_text("h1")
+    check_main_page(page, "teacher-absences")
+    _tab_to(page, "el.id === 'f-hour'")
+    page.keyboard.press("ArrowDown")  # the 2nd hour: the demo's absences of today are elsewhere
+    _tab_to(page, f"el.id === 'a-{school['pupil']}'")
+    page.keyboard.press("Space")
+    _tab_to(page, "el.type === 'submit' && el.closest('#absence-entry')")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Absențele orei au fost salvate." in page.inner_text("main")
+    row = page.locator(f"#p-{school['pupil']}")
+    assert row.locator("td.num").nth(2).inner_text().startswith("1")
+    listed = _api(platform, "GET", f"/v1/classes/{demo['class']['id']}/absences", t["token"],
+                  params={"student_id": school["pupil"]})
+    mine = [a for a in listed["items"] if a["subject_id"] == school["subject"]["id"]]
+    assert [(a["occurred_on"], a["hour"]) for a in mine] == [(date.today().isoformat(), 2)]
+    # the same lesson again: the service's refusal, on the form, in Romanian; nothing new is written
+    page.goto(platform.url + school["grid"] + "/absences")
+    page.select_option("#f-hour", "2")
+    page.check(f"#a-{school['pupil']}")
+    with page.expect_navigation():
+        page.click("#absence-entry button[type=submit]")
+    assert page.locator("[data-error=conflict]").count() == 1
+    assert "există deja o absență" in page.inner_text("[data-error=conflict]")
+
+
+def test_teacher_changes_and_cancels_a_grade_and_reads_its_history(platform, browser, school):
+    t = school["teacher"]
+    grade = _api(platform, "POST", "/v1/grades", t["token"], json={
+        "class_id": platform.demo["class"]["id"], "subject_id": school["subject"]["id"],
+        "student_id": school["pupil"], "value": 4})
+    page = new_page(browser)
+    sign_in(page, platform.url, t["email"], t["password"], recovery_code=t["codes"].pop())
+    page.goto(platform.url + school["grid"])
+    with page.expect_navigation():
+        page.click(f"a.mark[href='/web/grades/{grade['id']}']")
+    assert "Istoricul notei" in page.inner_text("h1")
+    page.fill("#f-value", "5")
+    page.fill("#f-reason", "greșeală de transcriere")
+    with page.expect_navigation():
+        page.press("#f-reason", "Enter")
+    assert "Nota a fost schimbată." in page.inner_text("main")
+    versions = page.inner_text("#versions")
+    assert "greșeală de transcriere" in versions and "schimbată" in versions
+    check_main_page(page, "teacher-grade")
+    # a change without a reason is refused on the page
+    page.fill("#f-value", "6")
+    with page.expect_navigation():
+        page.press("#f-value", "Enter")
+    assert page.locator("[data-error=invalid_input]").count() == 1
+    page.fill("#f-cancel-reason", "notă pusă din greșeală")
+    with page.expect_navigation():
+        page.press("#f-cancel-reason", "Enter")
+    assert "Nota a fost anulată." in page.inner_text("main")
+    history = _api(platform, "GET", f"/v1/grades/{grade['id']}/history", t["token"])
+    assert [(v["action"], v["value"]) for v in history["versions"]] == [
+        ("recorded", 4), ("changed", 5), ("cancelled", 5)]
+    assert history["versions"][1]["reason"] == "greșeală de transcriere"
+
+
+def test_the_class_catalog_shows_every_subject_with_averages(platform, browser, school):
+    h = platform.demo["users"]["homeroom"]
+    page = new_page(browser)
+    sign_in(page, platform.url, h["email"], h["password"], device=platform.api.device(h["totp_secret"]))
+    page.goto(platform.url + f"/web/teacher/classes/{platform.demo['class']['id']}/catalog")
+    table = page.inner_text("table.catalog")
+    assert "Matematică" in table and "Limba și literatura română" in table and "Istorie" in table
+    assert "Ștefănescu Mihai" in table and "medie" in table
+    check_main_page(page, "homeroom-catalog")
+
+
+def test_the_homeroom_teacher_motivates_absences_in_bulk(platform, browser, school):
+    h, demo = platform.demo["users"]["homeroom"], platform.demo
+    klass = demo["class"]["id"]
+    token = platform.sign_in(h["email"], h["password"], h["totp_secret"])["access_token"]
+    before = _api(platform, "GET", f"/v1/classes/{klass}/absences", token, params={"limit": 200})
+    open_ones = [a for a in before["items"] if a["status"] == "unmotivated"]
+    assert len(open_ones) >= 2
+    page = new_page(browser)
+    sign_in(page, platform.url, h["email"], h["password"], device=platform.api.device(h["totp_secret"]))
+    assert "Absențe și motivări" in page.inner_text("main")
+    with page.expect_navigation():
+        page.click(f"a[href='/web/homeroom/classes/{klass}/absences']")
+    check_main_page(page, "homeroom-absences")
+    for a in open_ones[:2]:
+        page.check(f"#m-{a['id']}")
+    page.select_option("#f-reason", "school_activity")
+    with page.expect_navigation():
+        page.click("#motivate button[type=submit]")
+    assert "2 absențe au fost motivate." in page.inner_text("main")
+    after = {a["id"]: a for a in _api(platform, "GET", f"/v1/classes/{klass}/absences", token,
+                                      params={"limit": 200})["items"]}
+    assert all(after[a["id"]]["status"] == "motivated" for a in open_ones[:2])
+    assert after[open_ones[0]["id"]]["motivation_reason"] == "school_activity"
 
 
 # -- pupils and parents ---------------------------------------------------------------------------
@@ -153,14 +262,29 @@ def test_the_pupil_reads_their_grades_in_romanian_and_in_english(platform, brows
     assert "Notele mele" in page.inner_text("h1")
 
 
-def test_the_parent_reads_the_childs_grades(platform, browser, school):
+def test_the_parent_reads_the_report_card_and_asks_for_a_motivation(platform, browser, school):
     p = school["parent"]
     page = new_page(browser)
     sign_in(page, platform.url, p["email"], p["password"])
     assert page.url.endswith("/web/parent/grades")
     main = page.inner_text("main")
     assert "Notele copiilor mei" in main and "Istorie" in main and "8" in main
+    # what the teacher entered in the browser (grade 9, the lesson's absence) reaches the parent
+    row = page.locator("table.report-card tr", has_text="Istorie")
+    assert "9" in row.locator(".marks").inner_text()
+    assert row.locator("td.num").nth(2).inner_text().startswith("1")
+    assert "Matematică" in main and "Absențe" in main
+    assert "Media, Modulul" in page.inner_text("table.report-card thead"), "today's period's average"
     check_main_page(page, "parent")
+    page.click("details summary")
+    page.fill("input[name=from_date]", "2026-11-18")
+    page.fill("input[name=to_date]", "2026-11-18")
+    page.fill("input[name=reason]", "programare la medic")
+    with page.expect_navigation():
+        page.press("input[name=reason]", "Enter")
+    assert "Cererea a fost trimisă" in page.inner_text("main")
+    assert "în așteptare" in page.inner_text("main")
+    school["motivation_asked"] = True
 
 
 # -- the director and the statistics viewer ----------------------------------------------------------
@@ -176,6 +300,57 @@ def test_a_new_director_enrols_a_second_factor_and_sees_the_overview_with_its_ch
     assert page.locator("figure.chart-box").is_visible()
     assert page.evaluate("!!window.Chart.getChart(document.getElementById('grade-chart'))"), "the chart was drawn"
     check_main_page(page, "director")
+
+
+def test_the_director_decides_the_queue_and_closes_a_period_after_its_warnings(platform, browser, school):
+    demo, admin = platform.demo, platform.token("admin")
+    d = demo["users"]["director"]
+    director = platform.sign_in(d["email"], d["password"], d["totp_secret"])["access_token"]
+    # a school year of its own (closing the demo's periods would refuse the other tests' writes)
+    year = _api(platform, "POST", "/v1/school-years", director, json={
+        "name": "2040-2041", "structure": "semesters", "periods": [
+            {"name": "Semestrul I", "starts_on": "2040-09-01", "ends_on": "2041-01-31"},
+            {"name": "Semestrul al II-lea", "starts_on": "2041-02-01", "ends_on": "2041-06-30"}]})
+    klass = _api(platform, "POST", "/v1/classes", admin, json={"name": "a IX-a Z", "school_year": "2040-2041",
+                                                              "level": 9})
+    _api(platform, "POST", f"/v1/classes/{klass['id']}/teachers", admin,
+         json={"subject_id": school["subject"]["id"], "teacher_id": school["teacher"]["id"]})
+    _api(platform, "POST", f"/v1/classes/{klass['id']}/students", admin, json={"student_id": school["pupil"]})
+    asked = _api(platform, "GET", "/v1/motivation-requests", director, params={"status": "pending"})["items"]
+    assert school.get("motivation_asked") and asked, "the parent's request of the previous test"
+    page = new_page(browser)
+    sign_in(page, platform.url, d["email"], d["password"], device=platform.api.device(d["totp_secret"]))
+    page.goto(platform.url + "/web/director/approvals")
+    assert "programare la medic" in page.inner_text("main")
+    check_main_page(page, "director-approvals")
+    card = page.locator(f"#m-{asked[0]['id']}")
+    card.locator("input[name=reason]").fill("adeverință prezentată")
+    with page.expect_navigation():
+        card.locator("button[value=yes]").click()
+    assert "Cererea de motivare a fost hotărâtă." in page.inner_text("main")
+    decided = _api(platform, "GET", "/v1/motivation-requests", director, params={"status": "approved"})["items"]
+    assert asked[0]["id"] in {r["id"] for r in decided}
+    # closing: the service's warnings first, then an explicit confirmation
+    period = year["periods"][0]
+    page.goto(platform.url + "/web/director/periods")
+    with page.expect_navigation():
+        page.click(f"a[href='/web/director/periods/{period['id']}/close']")
+    assert "prea puține note" in page.inner_text("#warnings") and "a IX-a Z" in page.inner_text("#warnings")
+    check_main_page(page, "director-close")
+    with page.expect_navigation():
+        page.click("form[action$='/close'] button[type=submit]")
+    assert page.locator("[data-error=conflict]").count() == 1, "not closed without the confirmation"
+    page.check("#f-confirm")
+    with page.expect_navigation():
+        page.click("form[action$='/close'] button[type=submit]")
+    assert "Perioada a fost închisă." in page.inner_text("main")
+    # the director reads any class's catalog from the same page
+    with page.expect_navigation():
+        page.click(f"a[href='/web/teacher/classes/{demo['class']['id']}/catalog']")
+    assert "Matematică" in page.inner_text("table.catalog") and "Bălănescu Andrei" in page.inner_text("table.catalog")
+    years = _api(platform, "GET", "/v1/school-years", director)["items"]
+    closed = next(y for y in years if y["id"] == year["id"])["periods"][0]
+    assert closed["closed"] is True
 
 
 def test_the_statistics_page_works_without_the_chart_library(platform, browser, school):
@@ -226,7 +401,7 @@ def test_the_school_admin_manages_accounts_classes_and_clients(platform, browser
     def listed():
         page.goto(platform.url + "/web/admin/school")
         return "a X-a Ș" in page.inner_text("main")
-    assert wait_until(listed), "the new class is listed (read from the audit trail)"
+    assert wait_until(listed), "the new class is listed (grades' list_classes)"
     check_main_page(page, "school_admin-school")
     page.goto(platform.url + "/web/admin/clients")
     page.fill("#f-name", "Platforma județeană")
@@ -296,6 +471,14 @@ def test_a_post_without_the_csrf_token_is_refused(platform, browser, school):
             r = c.post("/web/teacher/grades", data={**form, **extra}, headers={"Cookie": header})
             assert r.status_code == 403 and 'data-error="forbidden"' in r.text
             assert "formularul a expirat" in r.text
+        # every other form of the pages too: refused before any service is asked
+        klass, grade = platform.demo["class"]["id"], "00000000-0000-4000-8000-000000000000"
+        for path in ("/web/teacher/absences", f"/web/grades/{grade}/change", f"/web/grades/{grade}/cancel",
+                     f"/web/homeroom/classes/{klass}/motivate", f"/web/director/delegations/{grade}/decision",
+                     f"/web/director/motivation-requests/{grade}/decision", "/web/director/amendments",
+                     f"/web/director/periods/{grade}/close", "/web/parent/motivation-requests"):
+            r = c.post(path, data={"reason": "x"}, headers={"Cookie": header})
+            assert r.status_code == 403 and "formularul a expirat" in r.text, path
         # the same form with the page's token goes through
         token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.content()).group(1)
         r = c.post("/web/teacher/grades", data={**form, "csrf": token}, headers={"Cookie": header})

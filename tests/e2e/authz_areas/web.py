@@ -27,6 +27,8 @@ ENROL_FIRST = (422, "invalid_input", "enrol a second factor first")
 BAD_LINK = (422, "invalid_input", "this link is invalid or has expired")
 WRONG_PASSWORD = (401, "not_authenticated", "invalid email or password")
 SAVED = 303
+NOT_IN_CLASS = (403, "forbidden", "you do not teach in this class")
+NO_SUCH_SUBJECT = (404, "not_found", "subject not found in this class")
 
 
 def _signed_out(partial=TO_CODE) -> dict:
@@ -81,7 +83,31 @@ MATRIX.update({
     ("POST", "/web/profile/sign-out-everywhere"): Row(page_every_person(TO_SIGN_IN)),
     # --- the catalog ---------------------------------------------------------------------------
     ("GET", "/web/teacher/classes"): Row(page_only({TCH: OK, TCH2: OK, ADMT: OK})),
-    ("GET", "/web/teacher/classes/{class_id}/subjects/{subject_id}"): Row(page_only({TCH: OK, TCH2: OK, ADMT: OK})),
+    # the grid is the class catalog's: a teacher of no subject of the class is refused by the
+    # grades service, one of another subject (ADMT teaches physics there) finds no such subject
+    ("GET", "/web/teacher/classes/{class_id}/subjects/{subject_id}"): Row(page_only({
+        TCH: OK, TCH2: NOT_IN_CLASS, ADMT: NO_SUCH_SUBJECT})),
+    ("GET", "/web/teacher/classes/{class_id}/subjects/{subject_id}/absences"): Row(page_only({
+        TCH: OK, TCH2: NOT_IN_CLASS, ADMT: NO_SUCH_SUBJECT})),
+    ("POST", "/web/teacher/absences"): Row(page_only({TCH: FORM_CHECK, TCH2: FORM_CHECK, ADMT: FORM_CHECK})),
+    ("GET", "/web/teacher/classes/{class_id}/catalog"): Row(page_only({TCH: OK, TCH2: NOT_IN_CLASS, ADMT: OK,
+                                                                       DIR: OK})),
+    ("GET", "/web/grades/{grade_id}"): Row(page_only({TCH: OK, TCH2: NOT_TEACHING, ADMT: NOT_TEACHING, DIR: OK})),
+    ("POST", "/web/grades/{grade_id}/change"): Row(page_only({TCH: FORM_CHECK, TCH2: FORM_CHECK, ADMT: FORM_CHECK})),
+    ("POST", "/web/grades/{grade_id}/cancel"): Row(page_only({TCH: FORM_CHECK, TCH2: FORM_CHECK, ADMT: FORM_CHECK})),
+    ("GET", "/web/homeroom/classes/{class_id}/absences"): Row(page_only({TCH: OK, TCH2: NOT_IN_CLASS,
+                                                                         ADMT: NOT_IN_CLASS})),
+    ("POST", "/web/homeroom/classes/{class_id}/motivate"): Row(page_only({TCH: FORM_CHECK, TCH2: FORM_CHECK,
+                                                                          ADMT: FORM_CHECK})),
+    ("GET", "/web/director/approvals"): Row(page_only({DIR: OK})),
+    ("POST", "/web/director/delegations/{delegation_id}/decision"): Row(page_only({DIR: FORM_CHECK})),
+    ("POST", "/web/director/motivation-requests/{request_id}/decision"): Row(page_only({DIR: FORM_CHECK})),
+    ("POST", "/web/director/amendments"): Row(page_only({DIR: FORM_CHECK})),
+    ("GET", "/web/director/periods"): Row(page_only({DIR: OK})),
+    ("GET", "/web/director/periods/{period_id}/close"): Row(page_only({DIR: OK})),
+    # a fresh school year's period each time (no class: no warning), so the director's cell closes it
+    ("POST", "/web/director/periods/{period_id}/close"): Row(page_only({DIR: SAVED})),
+    ("POST", "/web/parent/motivation-requests"): Row(page_only({PAR: FORM_CHECK})),
     # CAT-13/CAT-18 reach the page through the grades service's own refusals
     ("POST", "/web/teacher/grades"): Row(page_only({TCH: SAVED, TCH2: NOT_TEACHING, ADMT: ADMINS_NEVER_GRADE})),
     ("GET", "/web/student/grades"): Row(page_only({STU: OK, STU2: OK})),
@@ -135,13 +161,15 @@ for _path in ("/web/", "/web/sign-in", "/web/password/forgot", "/web/password/re
               "/web/email/confirm", "/web/sign-in/code", "/web/enrol", "/web/home", "/web/profile",
               "/web/teacher/classes", "/web/student/grades", "/web/parent/grades", "/web/director/overview",
               "/web/statistics", "/web/admin/users", "/web/admin/invitations", "/web/admin/school",
-              "/web/admin/clients", "/web/operator/tenants", "/web/audit"):
+              "/web/admin/clients", "/web/operator/tenants", "/web/audit", "/web/director/approvals",
+              "/web/director/periods"):
     page("GET", _path)
 for _path in ("/web/sign-in/code", "/web/sign-in/sms", "/web/enrol/totp", "/web/enrol/totp/confirm", "/web/enrol/sms",
               "/web/enrol/sms/confirm", "/web/profile/password", "/web/profile/email", "/web/profile/totp/disable",
               "/web/admin/users", "/web/admin/invitations", "/web/admin/classes", "/web/admin/subjects",
               "/web/admin/pupils", "/web/admin/assignments", "/web/admin/homeroom", "/web/admin/parents",
-              "/web/admin/clients", "/web/operator/tenants"):
+              "/web/admin/clients", "/web/operator/tenants", "/web/teacher/absences", "/web/director/amendments",
+              "/web/parent/motivation-requests"):
     page("POST", _path)
 page("POST", "/web/sign-in", lambda: {"email": new_email("nimeni"), "password": "nu-e-parola-1"})
 page("POST", "/web/password/forgot", lambda: {"email": new_email("nimeni")})
@@ -156,6 +184,65 @@ route("GET", "/web/lang/{lang}")(lambda w, c, v: page_call(w, None, "GET", "/web
 @route("GET", "/web/teacher/classes/{class_id}/subjects/{subject_id}")
 def _grid(w, c, v):
     return page_call(w, w.token(c), "GET", f"/web/teacher/classes/{w.ids['A.class']}/subjects/{w.ids['A.math']}")
+
+
+@route("GET", "/web/teacher/classes/{class_id}/subjects/{subject_id}/absences")
+def _absences_form(w, c, v):
+    return page_call(w, w.token(c), "GET",
+                     f"/web/teacher/classes/{w.ids['A.class']}/subjects/{w.ids['A.math']}/absences")
+
+
+@route("GET", "/web/teacher/classes/{class_id}/catalog")
+def _class_catalog(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/teacher/classes/{w.ids['A.class']}/catalog")
+
+
+@route("GET", "/web/grades/{grade_id}")
+def _grade_page(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/grades/{w.ids['A.grade']}")
+
+
+@route("POST", "/web/grades/{grade_id}/change")
+def _grade_change(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/grades/{w.ids['A.grade']}/change")
+
+
+@route("POST", "/web/grades/{grade_id}/cancel")
+def _grade_cancel(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/grades/{w.ids['A.grade']}/cancel")
+
+
+@route("GET", "/web/homeroom/classes/{class_id}/absences")
+def _homeroom(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/homeroom/classes/{w.ids['A.hr_class']}/absences")
+
+
+@route("POST", "/web/homeroom/classes/{class_id}/motivate")
+def _motivate(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/homeroom/classes/{w.ids['A.hr_class']}/motivate")
+
+
+@route("POST", "/web/director/delegations/{delegation_id}/decision")
+def _delegation_decision(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/director/delegations/{w.ids['A.delegation']}/decision")
+
+
+@route("POST", "/web/director/motivation-requests/{request_id}/decision")
+def _motivation_decision(w, c, v):
+    return page_call(w, w.token(c), "POST",
+                     f"/web/director/motivation-requests/{w.ids['A.motivation_request']}/decision")
+
+
+@route("GET", "/web/director/periods/{period_id}/close")
+def _closing_check(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/director/periods/{w.ids['A.period']}/close")
+
+
+@route("POST", "/web/director/periods/{period_id}/close")
+def _close_period(w, c, v):
+    from tests.e2e.authz_areas.catalog import fresh_year
+    period = fresh_year(w)["periods"][0]["id"] if c == DIR else w.ids["A.spare_period"]
+    return page_call(w, w.token(c), "POST", f"/web/director/periods/{period}/close")
 
 
 @route("POST", "/web/teacher/grades")
