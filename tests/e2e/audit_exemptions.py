@@ -96,3 +96,10 @@ RPCS_WITHOUT_ENTRY.setdefault("registry", {}).update({
     "decide_correction": "KNOWN GAP: see ROUTES_WITHOUT_ENTRY",
     "export_enrolled": "KNOWN GAP: see ROUTES_WITHOUT_ENTRY",
 })
+RPCS_WITHOUT_ENTRY.setdefault("auth", {}).update({
+    "subject_export_chunk": "a read: the chunks of an export file whose one-time link was spent "
+                            "(auth.subject_export_downloaded, tests/e2e/test_rights_auth.py); the matrix has no link",
+    "subject_export_part": "a read for a system caller only (service credential, scope subject_export): auth's own "
+                           "export job reads its part locally; the job records auth.subject_export_completed/failed",
+    "privacy_notice_pending": "a read: /v1/me asks it while the token says a privacy notice was pending",
+})
