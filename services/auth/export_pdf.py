@@ -25,9 +25,10 @@ def _value(value) -> str:
 
 def render(document: dict) -> bytes:
     register_fonts()
-    title, h1, h2, body, small = (style("t", 15, bold=True, space_after=4), style("h1", 12, bold=True, space_after=3),
-                                  style("h2", 10, bold=True, space_after=2), style("b", 8.5),
-                                  style("s", 7.5, condensed=True))
+    title, h1, h2, body = (style("t", 15, bold=True, space_after=4), style("h1", 12, bold=True, space_after=3),
+                           style("h2", 10, bold=True, space_after=2), style("b", 8.5))
+    small = style("s", 7.5, condensed=True)
+    small.wordWrap = "CJK"  # long ids and hashes wrap anywhere instead of running off the page
     story = [Paragraph("Datele dumneavoastră din platformă / Your data in the platform", title),
              Paragraph(escape(f"Operator / Controller: {document['controller']['name']}"), body),
              Paragraph(escape(f"Persoana / Person: {document['subject'].get('person_id') or '-'}; "
@@ -41,9 +42,10 @@ def render(document: dict) -> bytes:
         for section, records in part.items():
             story.append(Paragraph(escape(f"{section} ({len(records)})"), h2))
             for record in records:
-                line = "; ".join(f"<b>{escape(str(k))}</b>: {escape(_value(v))}" for k, v in record.items())
-                story.append(Paragraph(line or "-", small))
-                story.append(Spacer(1, 1.2 * mm))
+                # a paragraph per field: each stays far shorter than a page, whatever the record holds
+                for key, value in record.items() or [("-", "-")]:
+                    story.append(Paragraph(f"<b>{escape(str(key))}</b>: {escape(_value(value))}", small))
+                story.append(Spacer(1, 1.6 * mm))
         story.append(Spacer(1, 3 * mm))
     out = io.BytesIO()
     SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,

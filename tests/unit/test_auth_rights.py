@@ -352,3 +352,12 @@ def test_the_requester_is_told_each_decision_with_its_reason_even_under_restrict
     assert "aprobată" in subject and "nota era greșită" in body and "approved" in body
     # a redelivered event sends nothing again
     assert _handle(db, decisions) == []
+
+
+def test_the_pdf_embeds_the_font_and_survives_records_taller_than_a_page():
+    document = {"controller": {"name": "Școala „Ion Creangă”"}, "subject": {"person_id": "P1", "account_id": "A1"},
+                "generated_at": "2026-12-01T10:00:00Z", "export_id": "E1",
+                "parts": {"auth": {"account": [{"id": "x" * 300}], "sign_ins": []},
+                          "registry": {"person": [{f"field_{i}": "ș" * 700 for i in range(150)}]}}}
+    pdf = export_pdf.render(document)
+    assert pdf.startswith(b"%PDF") and b"DejaVuSans" in pdf
