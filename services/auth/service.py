@@ -11,6 +11,7 @@ import time
 
 from eventlet import tpool
 from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.kernel.batch_consumer import event_batch_consumer
@@ -135,6 +136,7 @@ class AuthService(ServiceBase):
     secrets = Secrets()
     messages = Messages()
     run_export = ExportRunner()
+    registry = RpcProxy("registry")
 
     @property
     def _refresh_ttl(self) -> int:
@@ -466,9 +468,17 @@ class AuthService(ServiceBase):
 
     @rpc
     def start_subject_export(self, person_id=None, user_id=None) -> dict:
+        principal = self.ctx.require_principal()
+        confirmed = False
+        if subject_export.needs_registry_check(principal, person_id, user_id):
+            with self.db.reading() as s:
+                known = subject_export.known_to_auth(s, principal.tenant_id, person_id)
+            if not known:  # outside any transaction of ours; NotFound when not a person of the school
+                self.registry.get_person(person_id=person_id)
+                confirmed = True
         with self.db.transaction() as s:
-            job = subject_export.request_export(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
-                                                person_id=person_id, user_id=user_id)
+            job = subject_export.request_export(s, self.db.emitter(self.ctx), principal, person_id=person_id,
+                                                user_id=user_id, registry_confirmed=confirmed)
         self.run_export(job["id"])
         return job
 

@@ -59,7 +59,20 @@ def _student_account(session: Session, tenant_id: str, person_id: str) -> str | 
         User.person_id == person_id, Membership.tenant_id == tenant_id, Membership.role == Role.STUDENT))
 
 
-def _subject_for(session: Session, principal: Principal, person_id: str | None, user_id: str | None) -> dict:
+def known_to_auth(session: Session, tenant_id: str, person_id: str) -> bool:
+    """A pupil with an account here, or followed by a parent here."""
+    return bool(_student_account(session, tenant_id, person_id) or session.scalar(select(ParentLink.id).where(
+        ParentLink.tenant_id == tenant_id, ParentLink.student_person_id == person_id).limit(1)))
+
+
+def needs_registry_check(principal: Principal, person_id: str | None, user_id: str | None) -> bool:
+    """The school admin names a person auth may not know (a pupil without an account): the
+    registry, which owns persons, confirms they are of the school (a recorded view, REG-9)."""
+    return bool(person_id and not user_id and Role.SCHOOL_ADMIN in principal.roles)
+
+
+def _subject_for(session: Session, principal: Principal, person_id: str | None, user_id: str | None,
+                 registry_confirmed: bool = False) -> dict:
     """Whose data: a student's own, a parent's child's, or (school admin) any person of the school."""
     tenant = principal.tenant_id
     if Role.SCHOOL_ADMIN in principal.roles and (person_id or user_id):
@@ -71,11 +84,8 @@ def _subject_for(session: Session, principal: Principal, person_id: str | None, 
             if person_id and person_id != user.person_id:
                 raise InvalidInput("person_id and user_id name different people")
             return {"tenant_id": tenant, "person_id": user.person_id, "account_id": user.id}
-        known = _student_account(session, tenant, person_id) or session.scalar(select(ParentLink.id).where(
-            ParentLink.tenant_id == tenant, ParentLink.student_person_id == person_id).limit(1))
-        if not known:
-            raise NotFound("no pupil with that person id has an account in your institution; "
-                           "give the user_id of their account")
+        if not (registry_confirmed or known_to_auth(session, tenant, person_id)):
+            raise NotFound("person not found")
         return {"tenant_id": tenant, "person_id": person_id, "account_id": _student_account(session, tenant, person_id)}
     if user_id is not None and user_id != principal.user_id:
         raise Forbidden("only the school's administrator exports another account's data")
@@ -90,11 +100,11 @@ def _subject_for(session: Session, principal: Principal, person_id: str | None, 
 
 
 def request_export(session: Session, emit, principal: Principal, *, person_id: str | None = None,
-                   user_id: str | None = None) -> dict:
+                   user_id: str | None = None, registry_confirmed: bool = False) -> dict:
     require(principal, *REQUESTERS)
     if principal.is_integrator:
         raise Forbidden("your role may not do this")
-    subject = _subject_for(session, principal, person_id, user_id)
+    subject = _subject_for(session, principal, person_id, user_id, registry_confirmed)
     job = SubjectExport(tenant_id=principal.tenant_id, requested_by=principal.user_id, requester_role=principal.role,
                         person_id=subject["person_id"], account_id=subject["account_id"], status="queued",
                         parts=json.dumps(_fresh_parts()))

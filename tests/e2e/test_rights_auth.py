@@ -196,6 +196,11 @@ def test_a_parent_exports_their_childs_data_and_not_another_childs(platform, adm
     # the school's administrator, for a pupil asking at the desk
     job = _call(admin, "POST", "/v1/rights/exports", 202, json={"user_id": other_child["id"]}).json()
     assert job["person_id"] == other_child["person_id"]
+    # ... also for a pupil without an account (the registry confirms they are of the school)
+    no_account = platform.demo["catalog"]["pupils"][1]
+    job = _call(admin, "POST", "/v1/rights/exports", 202, json={"person_id": no_account}).json()
+    assert (job["person_id"], job["account_id"]) == (no_account, None)
+    _call(admin, "POST", "/v1/rights/exports", 404, json={"person_id": str(uuid.uuid4())})
 
 
 # --- erasure and deactivation ------------------------------------------------------------------------

@@ -207,6 +207,11 @@ def test_who_may_export_whose_data(db, emit, school):
         assert subject_export.request_export(s, emit, admin, user_id=school["pupil2"])["person_id"] == "P2"
         with pytest.raises(NotFound):
             subject_export.request_export(s, emit, admin, person_id="P-unknown")
+        # a pupil without an account, once the registry confirmed they are of the school
+        assert subject_export.needs_registry_check(admin, "P-unknown", None)
+        assert not subject_export.needs_registry_check(who(school, "parent", "parent", kids=["P1"]), "P1", None)
+        job = subject_export.request_export(s, emit, admin, person_id="P-unknown", registry_confirmed=True)
+        assert (job["person_id"], job["account_id"]) == ("P-unknown", None)
 
 
 def _run(db, job_id, fetch):

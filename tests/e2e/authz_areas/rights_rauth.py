@@ -18,7 +18,7 @@ from tests.e2e.authz import (ACCEPTED, ADM, ADMT, ANON, HUMANS, INT, MATRIX, OK,
 NO_NOTICE = (404, "not_found", "no privacy notice")           # the operator's platform tenant
 OWN_OR_CHILD = (403, "forbidden", "only for yourself or for your own child")
 EXPORT_OWN = (403, "forbidden", "only your own data or your own child's")
-NOT_A_PUPIL_HERE = (404, "not_found", "no pupil with that person id")
+NOT_A_PERSON_HERE = (404, "not_found", "person not found")  # the registry's answer
 BAD_LINK = (404, "not_found", "download link is not valid")
 JOB_NOT_FOUND = (404, "not_found", "export not found")
 USER_NOT_FOUND = (404, "not_found", "user not found")
@@ -47,7 +47,7 @@ MATRIX[("POST", "/v1/rights/exports")] = Row(
     # someone else's person id: the school admin may (on their behalf), a pupil or parent may not
     variants={"other-record": {STU: EXPORT_OWN, STU2: EXPORT_OWN, PAR: EXPORT_OWN},
               "other-tenant-body": {STU: EXPORT_OWN, STU2: EXPORT_OWN, PAR: EXPORT_OWN,
-                                    ADM: NOT_A_PUPIL_HERE, ADMT: NOT_A_PUPIL_HERE}})
+                                    ADM: NOT_A_PERSON_HERE, ADMT: NOT_A_PERSON_HERE}})
 MATRIX[("GET", "/v1/rights/exports/{export_id}")] = Row(
     only({c: OK for c in REQUESTERS}),
     variants={"other-record": {c: JOB_NOT_FOUND for c in REQUESTERS},
