@@ -215,6 +215,8 @@ class SubjectExport(Base):
     parts: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     message: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[float] = created_column()
+    # set by the replica running it at each step: a job whose beat stopped is taken over
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 

@@ -91,6 +91,9 @@ class ExportRunner(DependencyProvider):
         return database.get_dependency(None)
 
     def start(self):
+        self.resume()
+
+    def resume(self) -> None:
         with self._store().reading() as s:
             pending = subject_export.resumable_jobs(s)
         for job_id in pending:
@@ -120,7 +123,7 @@ class ExportRunner(DependencyProvider):
                                                                "request it again")
 
     def get_dependency(self, worker_ctx):
-        return self.spawn
+        return self
 
 
 def offload(fn, *args):
@@ -426,6 +429,11 @@ class AuthService(ServiceBase):
             return catalog_notices.get_preferences(s, self.ctx.require_principal())
 
     # --- data-subject rights (issue 11): privacy notice, erasure, deactivation, exports ----------
+    @timer(interval=60)
+    def resume_subject_exports(self) -> None:
+        """Exports whose replica stopped (or whose start was lost) are taken over."""
+        self.run_export.resume()
+
     @rpc
     def privacy_notice(self, lang=None) -> dict:
         with self.db.reading() as s:
@@ -479,7 +487,7 @@ class AuthService(ServiceBase):
         with self.db.transaction() as s:
             job = subject_export.request_export(s, self.db.emitter(self.ctx), principal, person_id=person_id,
                                                 user_id=user_id, registry_confirmed=confirmed)
-        self.run_export(job["id"])
+        self.run_export.spawn(job["id"])
         return job
 
     @rpc

@@ -1,8 +1,10 @@
 """A person's export (access and portability, issue 11 §2), orchestrated by auth.
 
 `POST /v1/rights/exports` records a job (`subject_exports`) and answers 202; a background
-greenthread of the auth service runs it (`run_job`), and a job left queued or running by a
-stopped replica is started again from the beginning when the service starts. The job gathers
+greenthread of the auth service runs it (`run_job`). The replica running it beats
+(`heartbeat_at`) at each step; a job left queued, or running without a beat for `STALE_AFTER`
+(its replica stopped), is taken over and started again from the beginning (`claim` makes sure two
+replicas never run the same job). The job gathers
 each service's part page by page: auth's own locally (`auth_part`), and
 `subject_export_part(credential, subject, cursor, limit)` on registry, grades and audit, called
 with a service credential of scope `subject_export`. Progress per service is kept in the job
@@ -23,7 +25,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.kernel.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
@@ -40,6 +42,7 @@ AUTH_SECTIONS = ("account", "memberships", "sign_ins", "privacy_acknowledgements
 PAGE_LIMIT = 500
 MAX_PAGES = 10_000
 LINK_TTL = 24 * 3600
+STALE_AFTER = 300  # seconds without a beat after which a running job is taken over (> one RPC timeout)
 READ_WINDOW = 600  # seconds after a download is opened during which its chunks may be read
 CHUNK_BYTES = 256 * 1024
 FORMATS = {"json": ("application/json", "json"), "pdf": ("application/pdf", "pdf")}
@@ -251,7 +254,19 @@ def _set_part(store, job_id: str, service: str, **values) -> None:
         job = s.get(SubjectExport, job_id)
         parts = json.loads(job.parts)
         parts[service].update(values)
-        job.parts = json.dumps(parts)
+        job.parts, job.heartbeat_at = json.dumps(parts), time.time()
+
+
+def claim(session: Session, job_id: str, now: float) -> bool:
+    """Take the job to run it: a queued one, or a running one whose replica stopped beating.
+    One UPDATE, so two replicas never run the same job."""
+    taken = session.execute(update(SubjectExport).where(
+        SubjectExport.id == job_id,
+        or_(SubjectExport.status == "queued",
+            and_(SubjectExport.status == "running", or_(SubjectExport.heartbeat_at.is_(None),
+                                                        SubjectExport.heartbeat_at < now - STALE_AFTER))))
+        .values(status="running", heartbeat_at=now))
+    return taken.rowcount == 1
 
 
 def _check_page(service: str, page) -> tuple[list[dict], str | None]:
@@ -332,10 +347,10 @@ def _store_file(session: Session, job_id: str, fmt: str, data: bytes, expires_at
 def run_job(store, ctx, job_id: str, fetch: Callable[..., dict], render_pdf: Callable[[dict], bytes]) -> None:
     """Runs one export to the end (done, or failed with the failing service named)."""
     with store.transaction() as s:
-        job = s.get(SubjectExport, job_id)
-        if job is None or job.status not in ("queued", "running"):
+        if not claim(s, job_id, time.time()):
             return
-        job.status, job.parts, job.message = "running", json.dumps(_fresh_parts()), None
+        job = s.get(SubjectExport, job_id)
+        job.parts, job.message = json.dumps(_fresh_parts()), None
         subject = {"tenant_id": job.tenant_id, "person_id": job.person_id, "account_id": job.account_id}
     gathered: dict[str, dict] = {}
     try:
@@ -375,8 +390,13 @@ def _finish(store, ctx, job_id: str, status: str, message: str | None, counts: d
                    entity_type="subject_export", entity_id=job_id, after=after, tenant_id=job.tenant_id)
 
 
-def resumable_jobs(session: Session) -> list[str]:
-    return list(session.scalars(select(SubjectExport.id).where(SubjectExport.status.in_(("queued", "running")))))
+def resumable_jobs(session: Session, now: float | None = None) -> list[str]:
+    """Jobs nobody runs: queued for a while (their start was lost), or running without a beat."""
+    now = now or time.time()
+    return list(session.scalars(select(SubjectExport.id).where(or_(
+        and_(SubjectExport.status == "queued", SubjectExport.created_at < now - 30),
+        and_(SubjectExport.status == "running", or_(SubjectExport.heartbeat_at.is_(None),
+                                                    SubjectExport.heartbeat_at < now - STALE_AFTER))))))
 
 
 

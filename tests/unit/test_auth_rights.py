@@ -366,3 +366,18 @@ def test_the_pdf_embeds_the_font_and_survives_records_taller_than_a_page():
                           "registry": {"person": [{f"field_{i}": "ș" * 700 for i in range(150)}]}}}
     pdf = export_pdf.render(document)
     assert pdf.startswith(b"%PDF") and b"DejaVuSans" in pdf
+
+
+def test_a_job_is_run_by_one_replica_and_taken_over_when_its_replica_stops(db, emit, school):
+    with db.begin() as s:
+        job_id = subject_export.request_export(s, emit, who(school, "pupil", "student", "P1"))["id"]
+    now = time.time()
+    with db.begin() as s:
+        assert subject_export.resumable_jobs(s, now) == []            # just queued: its start is under way
+        assert subject_export.resumable_jobs(s, now + 60) == [job_id]  # its start was lost
+        assert subject_export.claim(s, job_id, now)
+        assert not subject_export.claim(s, job_id, now + 1)  # a second replica does not run it too
+        assert subject_export.resumable_jobs(s, now + 100) == []
+        stale = now + subject_export.STALE_AFTER + 1
+        assert subject_export.resumable_jobs(s, stale) == [job_id]
+        assert subject_export.claim(s, job_id, stale)                  # its replica stopped beating

@@ -1,8 +1,8 @@
 """data-subject rights
 
-Revision ID: be5468e6b2fe
+Revision ID: 6f7c13efe0e9
 Revises: 3f853bde2f8a
-Create Date: 2026-12-01 23:46:43.633080
+Create Date: 2026-12-02 00:15:07.040608
 """
 from typing import Sequence, Union
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = 'be5468e6b2fe'
+revision: str = '6f7c13efe0e9'
 down_revision: Union[str, None] = '3f853bde2f8a'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -62,6 +62,7 @@ def upgrade() -> None:
     sa.Column('parts', sa.Text(), nullable=False),
     sa.Column('message', sa.String(length=500), nullable=True),
     sa.Column('created_at', sa.Float(), nullable=False),
+    sa.Column('heartbeat_at', sa.Float(), nullable=True),
     sa.Column('finished_at', sa.Float(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subject_exports'))
     )
