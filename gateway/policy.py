@@ -254,6 +254,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/admin/users/{user_id}/deactivation"): allow(Role.SCHOOL_ADMIN),
     ("POST", "/v1/admin/users/{user_id}/reactivation"): allow(Role.SCHOOL_ADMIN),
     ("POST", "/v1/rights/exports"): allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN),
+    ("GET", "/v1/rights/exports"): allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN),
     ("GET", "/v1/rights/exports/{export_id}"): allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN),
     ("GET", "/v1/rights/exports/{export_id}/download"): allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN),
     # --- end of data-subject rights ---

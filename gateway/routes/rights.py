@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..deps import Services, ServicesDep
+from ..params import Limit, Offset
 from .documents import content_disposition
 
 router = APIRouter(prefix="/v1", tags=["rights"])
@@ -125,6 +126,13 @@ async def reactivate_user(user_id: UUID, body: ReasonIn, services: ServicesDep):
 async def start_export(body: ExportIn, services: ServicesDep):
     return await services.call("auth", "start_subject_export", person_id=_id(body.person_id),
                                user_id=_id(body.user_id))
+
+
+@router.get("/rights/exports", summary="Your exports, newest first (paginated)",
+            description="The jobs you asked for, with their progress. The download links are given only when "
+                        "one finished job is read (`GET /v1/rights/exports/{export_id}`).")
+async def list_exports(services: ServicesDep, limit: Limit = 50, offset: Offset = 0):
+    return await services.call("auth", "list_subject_exports", limit=limit, offset=offset)
 
 
 @router.get("/rights/exports/{export_id}", summary="Progress of an export, and its one-time download links",

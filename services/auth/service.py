@@ -491,6 +491,11 @@ class AuthService(ServiceBase):
         return job
 
     @rpc
+    def list_subject_exports(self, limit=None, offset=None) -> dict:
+        with self.db.reading() as s:
+            return subject_export.list_exports(s, self.ctx.require_principal(), limit=limit, offset=offset)
+
+    @rpc
     def subject_export_job(self, export_id, base_path="/v1/rights/exports") -> dict:
         # a write unit: reading a finished job issues fresh one-time links (their hashes are stored)
         with self.db.transaction() as s:

@@ -25,11 +25,12 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.kernel.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from services.kernel.identity import Principal, Role, require
+from services.kernel.validation import page_args
 
 from . import privacy
 from .models import (AuthSession, Membership, ParentLink, RecoveryCode, SecondFactor, SubjectExport,
@@ -158,6 +159,19 @@ def get_export(session: Session, principal: Principal, export_id: str, *, base_p
                 entry["url"] = f"{base_path}/{job.id}/download?token={token}"
             links.append(entry)
     return job_dict(job, links)
+
+
+def list_exports(session: Session, principal: Principal, *, limit=None, offset=None) -> dict:
+    """The caller's own export jobs, newest first (links only on reading one job)."""
+    require(principal, *REQUESTERS)
+    limit, offset = page_args(limit, offset)
+    q = select(SubjectExport).where(SubjectExport.tenant_id == principal.tenant_id,
+                                    SubjectExport.requested_by == principal.user_id)
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.scalars(q.order_by(SubjectExport.created_at.desc(), SubjectExport.id).limit(limit).offset(offset))
+    items = [{k: v for k, v in job_dict(job).items() if k != "downloads"} for job in rows]
+    return {"items": items,
+            "total": total, "limit": limit, "offset": offset}
 
 
 # --- the download -------------------------------------------------------------------------------

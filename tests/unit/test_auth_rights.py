@@ -271,6 +271,10 @@ def test_an_export_job_gathers_every_part_page_by_page_and_issues_one_time_links
     with db.begin() as s:
         types = [r for r in s.execute(select(Base.metadata.tables["outbox"].c.type)).scalars()]
     assert "auth.subject_export_completed" in types
+    with db.begin() as s:
+        mine = subject_export.list_exports(s, pupil, limit=10)
+        assert [j["id"] for j in mine["items"]] == [job_id] and "downloads" not in mine["items"][0]
+        assert subject_export.list_exports(s, who(school, "pupil2", "student", "P2"))["total"] == 0
 
 
 def test_a_missing_rpc_fails_the_job_naming_the_service_and_nothing_is_reported_done(db, emit, school):

@@ -48,6 +48,10 @@ MATRIX[("POST", "/v1/rights/exports")] = Row(
     variants={"other-record": {STU: EXPORT_OWN, STU2: EXPORT_OWN, PAR: EXPORT_OWN},
               "other-tenant-body": {STU: EXPORT_OWN, STU2: EXPORT_OWN, PAR: EXPORT_OWN,
                                     ADM: NOT_A_PERSON_HERE, ADMT: NOT_A_PERSON_HERE}})
+# each caller sees only their own jobs (hidden: the others' job ids)
+MATRIX[("GET", "/v1/rights/exports")] = Row(
+    only({c: OK for c in REQUESTERS}),
+    hidden={c: tuple(f"export.{o}" for o in REQUESTERS if o != c) + ("B.export",) for c in REQUESTERS})
 MATRIX[("GET", "/v1/rights/exports/{export_id}")] = Row(
     only({c: OK for c in REQUESTERS}),
     variants={"other-record": {c: JOB_NOT_FOUND for c in REQUESTERS},
@@ -145,3 +149,8 @@ def _download(w, c, v):
     return Call(w.token(c), "GET", f"/v1/rights/exports/{_job(w, c, v)}/download",
                 params={"token": "not-a-link-token-of-this-export-000000"})
 
+
+
+@route("GET", "/v1/rights/exports")
+def _exports(w, c, v):
+    return Call(w.token(c), "GET", "/v1/rights/exports", params={"limit": 200})
