@@ -267,6 +267,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/school-export"): allow(Role.SCHOOL_ADMIN),
     ("POST", "/v1/school-import"): allow(Role.SCHOOL_ADMIN),
     # end of rgrades
+    # rauth: the privacy notice, erasure requests, deactivation, a person's export (the services check
+    # whose data: a student their own, a parent their own child's, the school admin anyone's of the school)
+    ("GET", "/v1/privacy-notice"): ANY_USER,
+    ("POST", "/v1/privacy-notice/acknowledgement"): ANY_USER,
+    ("PUT", "/v1/admin/privacy-notice"): allow(Role.SCHOOL_ADMIN),
+    ("POST", "/v1/rights/erasure-requests"): ANY_USER,
+    ("POST", "/v1/admin/users/{user_id}/deactivation"): allow(Role.SCHOOL_ADMIN),
+    ("POST", "/v1/admin/users/{user_id}/reactivation"): allow(Role.SCHOOL_ADMIN),
+    ("POST", "/v1/rights/exports"): allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN),
+    ("GET", "/v1/rights/exports"): allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN),
+    ("GET", "/v1/rights/exports/{export_id}"): allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN),
+    ("GET", "/v1/rights/exports/{export_id}/download"): allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN),
     # --- end of data-subject rights ---
     # --- web pages (gateway/web/) ---
     # web=True: the token comes from the session cookie (never a bearer header), POSTs need the

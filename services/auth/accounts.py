@@ -351,6 +351,8 @@ def unlock_user(session: Session, emit, principal: Principal, *, user_id: str) -
                                                                                    principal.tenant_id))
     if not in_tenant:
         raise NotFound("user not found")
+    if user.status == "deactivated":
+        raise Conflict("this account is deactivated; reactivate it instead of unlocking it")
     user.status, user.failed_logins = "active", 0
     clear_account_throttle(session, user.email)
     emit(session, "account_unlocked", entity_type="user", entity_id=user.id, after={"status": "active"})

@@ -8,6 +8,17 @@
 Idempotent on `event_id` (the inbox): a redelivered event sends nothing again. Messages are
 built inside the transaction that records the event as processed and sent after it commits.
 No grade value ever appears in a subject line.
+
+Data-subject rights (issue 11):
+
+* `registry.processing_restricted` / `registry.processing_restriction_lifted`: the person ids under
+  a restriction of processing, per tenant (`restricted_persons`; the newest `occurred_at` wins, so a
+  late redelivery of an older event changes nothing). While it holds, no catalog message about that
+  pupil goes to the pupil or their parents, immediately or in a digest. Staff alerts about changed
+  grades still go out: they protect the legal record itself, which the restriction keeps.
+* `registry.rectification_approved/rejected`, `grades.grade_dispute_approved/rejected`: the
+  requester (`data.after.requester_id`) is told the decision and its reason, in Romanian and
+  English. Essential: sent even under a restriction.
 """
 from __future__ import annotations
 
@@ -21,10 +32,14 @@ from services.kernel.errors import Forbidden, InvalidInput
 from services.kernel.events import Envelope
 from services.kernel.identity import Principal, Role, require
 
-from .models import CatalogDigestItem, CatalogNoticePreference, Membership, ParentLink, User
+from .models import CatalogDigestItem, CatalogNoticePreference, Membership, ParentLink, RestrictedPerson, User
 
 CONSUMER = "auth.catalog_notices"
 CHOICES = ("off", "immediate", "digest")
+CATALOG_TYPES = ("grades.alert_raised", "grades.grade_recorded", "grades.absence_recorded")
+RESTRICTION_TYPES = ("registry.processing_restricted", "registry.processing_restriction_lifted")
+DECISION_TYPES = ("registry.rectification_approved", "registry.rectification_rejected",
+                  "grades.grade_dispute_approved", "grades.grade_dispute_rejected")
 Mail = tuple[str, str, str]  # to, subject, body
 
 
@@ -66,8 +81,52 @@ def _followers(session: Session, tenant_id: str, student_id: str) -> list[str]:
     return sorted(set(pupil) | set(parents))
 
 
+def is_restricted(session: Session, tenant_id: str, person_id: str | None) -> bool:
+    if not person_id:
+        return False
+    row = session.get(RestrictedPerson, (tenant_id, person_id))
+    return bool(row and row.restricted)
+
+
+def _restriction(session: Session, event: Envelope) -> None:
+    after = event.data.get("after") or {}
+    person_id = after.get("person_id") or event.entity.id
+    restricted = event.type == "registry.processing_restricted"
+    row = session.get(RestrictedPerson, (event.tenant_id, person_id))
+    if row is None:
+        session.add(RestrictedPerson(tenant_id=event.tenant_id, person_id=person_id, restricted=restricted,
+                                     occurred_at=event.occurred_at))
+        session.flush()
+    elif event.occurred_at >= row.occurred_at:
+        row.restricted, row.occurred_at = restricted, event.occurred_at
+
+
+def _decision_mails(session: Session, event: Envelope) -> list[Mail]:
+    after = event.data.get("after") or {}
+    emails = _emails(session, [after["requester_id"]] if after.get("requester_id") else [])
+    if not emails:
+        return []
+    approved = event.type.endswith("_approved")
+    registry = event.type.startswith("registry.")
+    reason = after.get("decision_reason") or after.get("reason") or event.reason or "-"
+    what_ro = "cererea de rectificare a datelor din registrul matricol" if registry else "contestația notei"
+    what_en = "your request to rectify your registry data" if registry else "your grade dispute"
+    verdict_ro, verdict_en = ("a fost aprobată", "was approved") if approved else ("a fost respinsă", "was rejected")
+    extra_ro = (" Datele au fost corectate ca o versiune nouă; versiunea veche rămâne în evidență." if approved and registry
+                else " Nota a fost modificată ca o versiune nouă." if approved else "")
+    extra_en = (" The data were corrected as a new version; the old version stays on record." if approved and registry
+                else " The grade was changed as a new version." if approved else "")
+    subject = f"Decizie: {what_ro} {verdict_ro} / Decision: {what_en} {verdict_en}"
+    body = (f"Bună ziua,\n\n{what_ro[0].upper() + what_ro[1:]} {verdict_ro}.{extra_ro}\nMotivul: {reason}\n\n"
+            f"Hello,\n\n{what_en[0].upper() + what_en[1:]} {verdict_en}.{extra_en}\nReason: {reason}\n\n"
+            f"Referință / Reference: {event.entity.type} {event.entity.id}\n")
+    return [(email, subject, body) for email in emails.values()]
+
+
 def _news_mails(session: Session, event: Envelope, what: str) -> list[Mail]:
     after = event.data.get("after") or {}
+    if is_restricted(session, event.tenant_id, after.get("student_id")):
+        return []  # restriction of processing: no catalog messages about this pupil
     followers = _followers(session, event.tenant_id, after.get("student_id"))
     if not followers:
         return []
@@ -85,14 +144,14 @@ def _news_mails(session: Session, event: Envelope, what: str) -> list[Mail]:
         if prefs.get(user_id) == "immediate" and user_id in emails:
             mails.append((emails[user_id], subject, f"{line}.\n\nSign in to the catalog to see the details.\n"))
         elif prefs.get(user_id) == "digest":
-            session.add(CatalogDigestItem(user_id=user_id, line=line[:300]))
+            session.add(CatalogDigestItem(user_id=user_id, line=line[:300], tenant_id=event.tenant_id,
+                                          person_id=after.get("student_id")))
     return mails
 
 
 def handle_events(session: Session, newly_processed, envelopes: list[Envelope]) -> list[Mail]:
     """The e-mails to send once this transaction commits (none for events seen before)."""
-    wanted = [e for e in envelopes if e.type in ("grades.alert_raised", "grades.grade_recorded",
-                                                 "grades.absence_recorded")]
+    wanted = [e for e in envelopes if e.type in CATALOG_TYPES + RESTRICTION_TYPES + DECISION_TYPES]
     if not wanted:
         return []
     fresh = newly_processed(session, [e.event_id for e in wanted], CONSUMER)
@@ -100,7 +159,11 @@ def handle_events(session: Session, newly_processed, envelopes: list[Envelope]) 
     for event in wanted:
         if event.event_id not in fresh or not event.tenant_id:
             continue
-        if event.type == "grades.alert_raised":
+        if event.type in RESTRICTION_TYPES:
+            _restriction(session, event)
+        elif event.type in DECISION_TYPES:
+            mails += _decision_mails(session, event)
+        elif event.type == "grades.alert_raised":
             mails += _alert_mails(session, event)
         else:
             mails += _news_mails(session, event, "grades" if event.type == "grades.grade_recorded" else "absences")
@@ -115,9 +178,15 @@ def due_digests(session: Session, now: float | None = None) -> list[Mail]:
                                                             CatalogDigestItem.created_at < midnight.timestamp())
                             .order_by(CatalogDigestItem.user_id, CatalogDigestItem.created_at).limit(5000)).all()
     by_user: dict[str, list[str]] = {}
+    restricted: dict[tuple, bool] = {}
     for item in items:
-        by_user.setdefault(item.user_id, []).append(item.line)
         item.sent_at = now
+        key = (item.tenant_id, item.person_id)
+        if key not in restricted:
+            restricted[key] = bool(item.tenant_id) and is_restricted(session, item.tenant_id, item.person_id)
+        if restricted[key]:
+            continue  # restricted since the line was queued: dropped, never sent
+        by_user.setdefault(item.user_id, []).append(item.line)
     emails = _emails(session, by_user)
     return [(emails[u], "Catalog: your daily summary", "\n".join(lines) + "\n\nSign in to the catalog to see more.\n")
             for u, lines in by_user.items() if u in emails]

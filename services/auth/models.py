@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kernel.model_base import created_column, id_column, make_base
@@ -160,5 +160,82 @@ class CatalogDigestItem(Base):
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
     line: Mapped[str] = mapped_column(String(300), nullable=False)
+    # the pupil the line is about (None: lines queued before issue 11), to honour a restriction
+    tenant_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    person_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[float] = created_column()
     sent_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+
+
+# --- data-subject rights (issue 11): privacy notices, restrictions, subject exports ---------------
+
+class PrivacyNotice(Base):
+    """A published version of a school's privacy notice (version 1 is the template, never stored
+    unless the school publishes over it: see services/auth/privacy.py)."""
+    __tablename__ = "privacy_notices"
+    __table_args__ = (UniqueConstraint("tenant_id", "version", name="uq_privacy_notice_version"),)
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    text_ro: Mapped[str] = mapped_column(Text, nullable=False)
+    text_en: Mapped[str] = mapped_column(Text, nullable=False)
+    published_by: Mapped[str] = mapped_column(String(36), nullable=False)
+    created_at: Mapped[float] = created_column()
+
+
+class PrivacyAcknowledgement(Base):
+    __tablename__ = "privacy_acknowledgements"
+    __table_args__ = (UniqueConstraint("user_id", "tenant_id", "version", name="uq_privacy_ack"),)
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[float] = created_column()
+
+
+class RestrictedPerson(Base):
+    """The registry's restriction of processing, as auth last learnt it (newest event wins)."""
+    __tablename__ = "restricted_persons"
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    restricted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    occurred_at: Mapped[str] = mapped_column(String(40), nullable=False)
+
+
+class SubjectExport(Base):
+    """A person's export job (access and portability): progress per service in `parts` (JSON)."""
+    __tablename__ = "subject_exports"
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    requested_by: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    requester_role: Mapped[str] = mapped_column(String(40), nullable=False)
+    person_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    account_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="queued")
+    parts: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    message: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[float] = created_column()
+    # set by the replica running it at each step: a job whose beat stopped is taken over
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SubjectExportFile(Base):
+    """A finished export file (JSON or PDF) kept in auth's database, in chunks, with the hash of
+    its one-time download token."""
+    __tablename__ = "subject_export_files"
+    id: Mapped[str] = id_column()
+    export_id: Mapped[str] = mapped_column(ForeignKey("subject_exports.id"), nullable=False, index=True)
+    format: Mapped[str] = mapped_column(String(10), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    chunks: Mapped[int] = mapped_column(Integer, nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False)
+    downloaded_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SubjectExportChunk(Base):
+    __tablename__ = "subject_export_chunks"
+    file_id: Mapped[str] = mapped_column(ForeignKey("subject_export_files.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

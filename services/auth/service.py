@@ -5,10 +5,13 @@ SMS are sent only after the transaction that created them has committed.
 """
 from __future__ import annotations
 
+import base64
+import os
 import time
 
 from eventlet import tpool
 from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.kernel.batch_consumer import event_batch_consumer
@@ -16,10 +19,12 @@ from services.kernel.errors import InvalidInput, NotAuthenticated
 from services.kernel.events import Envelope
 from services.kernel.identity import TokenSigner
 from services.kernel.logging import get_logger
-from services.kernel.nameko_support import Database, RequestContext, ServiceBase, rpc
+from services.kernel import service_credentials
+from services.kernel.nameko_support import CallContext, Database, RequestContext, ServiceBase, rpc
+from services.kernel.runner import nameko_config
 from services.kernel.settings import get_settings
 
-from . import accounts, catalog_notices, clients, sessions
+from . import accounts, catalog_notices, clients, export_pdf, privacy, rights, sessions, subject_export
 from .config import AuthSecrets, get_auth_settings, load_secrets, outbox_dir
 from .models import Base
 from .security.passwords import verify_password
@@ -77,6 +82,50 @@ class Messages(DependencyProvider):
         return self.messenger
 
 
+class ExportRunner(DependencyProvider):
+    """Runs subject export jobs on managed greenthreads of this container, and at start resumes
+    (from the beginning) the jobs a stopped replica left queued or running."""
+
+    def _store(self):
+        database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        return database.get_dependency(None)
+
+    def start(self):
+        self.resume()
+
+    def resume(self) -> None:
+        with self._store().reading() as s:
+            pending = subject_export.resumable_jobs(s)
+        for job_id in pending:
+            self.spawn(job_id)
+
+    def spawn(self, job_id: str) -> None:
+        self.container.spawn_managed_thread(lambda: self._run(job_id), identifier=f"subject_export.{job_id}")
+
+    def _run(self, job_id: str) -> None:
+        from nameko.standalone.rpc import ClusterRpcProxy
+        store = self._store()
+        ctx = CallContext(correlation_id=job_id, token=None, verifier=None, _principal=None, _checked=True)
+        timeout = float(os.environ.get("SUBJECT_EXPORT_RPC_TIMEOUT_SECONDS", "120"))
+        try:
+            with ClusterRpcProxy(nameko_config(get_settings()), timeout=timeout) as proxy:
+                def fetch(service, subject, cursor):
+                    if service == "auth":
+                        with store.reading() as s:
+                            return subject_export.auth_part(s, subject, cursor)
+                    credential = service_credentials.issue("auth", service, "subject_export")
+                    return proxy[service].subject_export_part(credential=credential, subject=subject, cursor=cursor,
+                                                              limit=subject_export.PAGE_LIMIT)
+                subject_export.run_job(store, ctx, job_id, fetch, export_pdf.render)
+        except Exception as exc:  # noqa: BLE001 - e.g. the broker went away: the job says so
+            log.error("subject_export.crashed", job_id=job_id, error_type=type(exc).__name__)
+            subject_export.fail_unfinished(store, ctx, job_id, "the export could not reach the other services; "
+                                                               "request it again")
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 def offload(fn, *args):
     """argon2 releases the GIL: run it on an OS thread so the hub keeps serving."""
     return tpool.execute(fn, *args)
@@ -89,6 +138,8 @@ class AuthService(ServiceBase):
     signer = Signer()
     secrets = Secrets()
     messages = Messages()
+    run_export = ExportRunner()
+    registry = RpcProxy("registry")
 
     @property
     def _refresh_ttl(self) -> int:
@@ -184,6 +235,8 @@ class AuthService(ServiceBase):
                                            refresh_ttl=self._refresh_ttl)
         if result["status"] == "locked":
             raise NotAuthenticated(sessions.LOCKED_MESSAGE)
+        if result["status"] == "deactivated":
+            raise NotAuthenticated(sessions.DEACTIVATED_MESSAGE)
         return self._fail_unless_ok(result)
 
     @rpc
@@ -379,6 +432,99 @@ class AuthService(ServiceBase):
     def get_catalog_notices(self) -> dict:
         with self.db.reading() as s:
             return catalog_notices.get_preferences(s, self.ctx.require_principal())
+
+    # --- data-subject rights (issue 11): privacy notice, erasure, deactivation, exports ----------
+    @timer(interval=60)
+    def resume_subject_exports(self) -> None:
+        """Exports whose replica stopped (or whose start was lost) are taken over."""
+        self.run_export.resume()
+
+    @rpc
+    def privacy_notice(self, lang=None) -> dict:
+        with self.db.reading() as s:
+            return privacy.get_notice(s, self.ctx.require_principal(), lang=lang)
+
+    @rpc
+    def publish_privacy_notice(self, text_ro, text_en) -> dict:
+        with self.db.transaction() as s:
+            return privacy.publish(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
+                                   text_ro=text_ro, text_en=text_en)
+
+    @rpc
+    def acknowledge_privacy_notice(self, version) -> dict:
+        with self.db.transaction() as s:
+            return privacy.acknowledge(s, self.db.emitter(self.ctx), self.ctx.require_principal(), version=version)
+
+    @rpc
+    def privacy_notice_pending(self) -> dict:
+        principal = self.ctx.require_principal()
+        with self.db.reading() as s:
+            return {"privacy_notice_pending": privacy.pending(s, principal.user_id, principal.tenant_id)}
+
+    @rpc
+    def erasure_request(self, person_id=None, reason=None) -> dict:
+        with self.db.transaction() as s:
+            return rights.answer_erasure_request(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
+                                                 person_id=person_id, reason=reason)
+
+    @rpc
+    def deactivate_user(self, user_id, reason) -> dict:
+        with self.db.transaction() as s:
+            return rights.deactivate(s, self.db.emitter(self.ctx), self.ctx.require_principal(), user_id=user_id,
+                                     reason=reason)
+
+    @rpc
+    def reactivate_user(self, user_id, reason) -> dict:
+        with self.db.transaction() as s:
+            return rights.reactivate(s, self.db.emitter(self.ctx), self.ctx.require_principal(), user_id=user_id,
+                                     reason=reason)
+
+    @rpc
+    def start_subject_export(self, person_id=None, user_id=None) -> dict:
+        principal = self.ctx.require_principal()
+        confirmed = False
+        if subject_export.needs_registry_check(principal, person_id, user_id):
+            with self.db.reading() as s:
+                known = subject_export.known_to_auth(s, principal.tenant_id, person_id)
+            if not known:  # outside any transaction of ours; NotFound when not a person of the school
+                self.registry.get_person(person_id=person_id)
+                confirmed = True
+        with self.db.transaction() as s:
+            job = subject_export.request_export(s, self.db.emitter(self.ctx), principal, person_id=person_id,
+                                                user_id=user_id, registry_confirmed=confirmed)
+        self.run_export.spawn(job["id"])
+        return job
+
+    @rpc
+    def list_subject_exports(self, limit=None, offset=None) -> dict:
+        with self.db.reading() as s:
+            return subject_export.list_exports(s, self.ctx.require_principal(), limit=limit, offset=offset)
+
+    @rpc
+    def subject_export_job(self, export_id, base_path="/v1/rights/exports") -> dict:
+        # a write unit: reading a finished job issues fresh one-time links (their hashes are stored)
+        with self.db.transaction() as s:
+            return subject_export.get_export(s, self.ctx.require_principal(), export_id, base_path=base_path)
+
+    @rpc
+    def open_subject_export_download(self, export_id, token) -> dict:
+        with self.db.transaction() as s:
+            return subject_export.open_download(s, self.db.emitter(self.ctx), self.ctx.require_principal(),
+                                                export_id, token)
+
+    @rpc
+    def subject_export_chunk(self, file_id, seq) -> dict:
+        with self.db.reading() as s:
+            data = subject_export.read_chunk(s, self.ctx.require_principal(), file_id, seq)
+        return {"data": base64.b64encode(data).decode("ascii")}
+
+    @rpc
+    def subject_export_part(self, credential, subject, cursor=None, limit=500) -> dict:
+        """auth's part of a person's export, for a caller holding a `subject_export` credential
+        (auth's own job reads it locally)."""
+        service_credentials.verify(credential, self.name, "subject_export")
+        with self.db.reading() as s:
+            return subject_export.auth_part(s, subject, cursor, min(int(limit), 1000))
 
 
 def bootstrap() -> None:

@@ -27,12 +27,15 @@ from services.kernel.validation import clean_email
 from .config import AuthSecrets, get_auth_settings
 from .models import (AuthSession, Membership, OneTimeCode, ParentLink, RecoveryCode, RefreshToken, SecondFactor, Tenant,
                      Throttle, User)
+from . import privacy
 from .security import otp_codes, recovery_codes, throttle, totp
 from .security.passwords import dummy_verify, verify_password
 from .security.tokens import new_token, token_hash
 
 GENERIC_LOGIN_ERROR = "invalid email or password"
 LOCKED_MESSAGE = "this account is locked after too many failed attempts; ask your administrator to unlock it"
+DEACTIVATED_MESSAGE = ("this account has been deactivated by the school; its record is kept, but it can no longer "
+                       "sign in. Ask the school's administrator if you think this is a mistake")
 FAILED = {"status": "failed"}
 ADDRESS_WINDOW_SECONDS = 15 * 60
 SMS_POLICY = otp_codes.OtpPolicy()
@@ -178,8 +181,8 @@ def finish_login(session: Session, emit, signer: TokenSigner, candidate: dict | 
              after={"reason": "bad_credentials", "consecutive_failures": failures}, tenant_id=None)
         return FAILED
     user = session.get(User, candidate["id"])
-    if user.status == "locked":
-        return {"status": "locked"}
+    if user.status in ("locked", "deactivated"):
+        return {"status": user.status}
     if new_hash:
         user.password_hash = new_hash
     user.failed_logins = 0
@@ -219,13 +222,18 @@ def _full_tokens(session: Session, signer: TokenSigner, auth_session: AuthSessio
         # the pupils whose catalog this parent may read, fixed for the token's 15 minutes
         extra = {"kids": sorted(session.scalars(select(ParentLink.student_person_id).where(
             ParentLink.tenant_id == auth_session.tenant_id, ParentLink.parent_user_id == user.id)))}
+    notice = privacy.pending(session, user.id, auth_session.tenant_id)
+    if notice:
+        # lets /v1/me (answered from the token) know it must ask whether it is still pending
+        extra = {**(extra or {}), "pnp": notice["version"]}
     access, ttl = signer.issue(user_id=user.id, tenant_id=auth_session.tenant_id, roles=roles, factors=factors,
                                session_id=auth_session.id, person_id=user.person_id, extra=extra)
     refresh = new_token()
     session.add(RefreshToken(token_hash=token_hash(refresh), session_id=auth_session.id,
                              expires_at=time.time() + refresh_ttl))
     return {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "refresh_token": refresh,
-            "tenant_id": auth_session.tenant_id, "roles": sorted(roles), "factors": sorted(factors)}
+            "tenant_id": auth_session.tenant_id, "roles": sorted(roles), "factors": sorted(factors),
+            "privacy_notice_pending": notice}
 
 
 def _live_session(session: Session, principal: Principal) -> AuthSession:

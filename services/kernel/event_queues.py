@@ -63,7 +63,12 @@ CONSUMER_QUEUES: dict[str, ConsumerQueue] = {q.name: q for q in (
     ConsumerQueue("audit.events", legacy="audit.events"),
     ConsumerQueue("backup.events", legacy="backup.events"),
     # auth tells teachers, directors, parents and pupils about catalog events (alerts, digests)
-    ConsumerQueue("auth.catalog_notices", bindings=("grades.#",)),
+    # ... and honours the registry's restriction of processing, and mails requesters the decisions on
+    # their rectification requests and grade disputes (issue 11; grades.grade_dispute_* are in grades.#)
+    ConsumerQueue("auth.catalog_notices", bindings=("grades.#", "registry.processing_restricted",
+                                                    "registry.processing_restriction_lifted",
+                                                    "registry.rectification_approved",
+                                                    "registry.rectification_rejected")),
     # the registry records each pupil's school path from the catalog's roster events
     ConsumerQueue("registry.catalog_events", bindings=("grades.student_enrolled", "grades.student_transferred")),
     # the catalog honours the registry's restrictions of processing (CAT-11)

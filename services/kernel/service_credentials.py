@@ -25,7 +25,9 @@ from .settings import get_settings
 
 TTL_SECONDS = 120
 # which calling service may use which scope
-TRUSTED = {"tenant_data": frozenset({"backup"}), "subject_export": frozenset({"auth"})}
+TRUSTED = {"tenant_data": frozenset({"backup"}),
+           # a person's export (issue 11): auth's job gathers each service's part
+           "subject_export": frozenset({"auth"})}
 
 
 def keys_dir() -> Path:

@@ -115,3 +115,13 @@ RPCS_WITHOUT_ENTRY.setdefault("grades", {}).update({
     "subject_export_part": "a read, system only: auth's export job calls it with a service credential "
                            "(scope subject_export); the export's request and download are auth's events",
 })
+RPCS_WITHOUT_ENTRY.setdefault("auth", {}).update({
+    "subject_export_chunk": "a read: the chunks of an export file whose one-time link was spent "
+                            "(auth.subject_export_downloaded, tests/e2e/test_rights_auth.py); the matrix has no link",
+    "subject_export_part": "a read for a system caller only (service credential, scope subject_export): auth's own "
+                           "export job reads its part locally; the job records auth.subject_export_completed/failed",
+    "privacy_notice_pending": "a read: /v1/me asks it while the token says a privacy notice was pending",
+    "open_subject_export_download": "the matrix holds no download link (one-time secrets, issued only by reading "
+                                    "a finished export), so it reaches it with a wrong token only (404); a "
+                                    "download records auth.subject_export_downloaded (tests/e2e/test_rights_auth.py)",
+})
