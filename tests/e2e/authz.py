@@ -59,6 +59,7 @@ from typing import Any, Callable
 
 import httpx
 
+from deploy.local.demo_catalog import YEAR
 from tests.infra import valid_cnp
 
 # --- callers -------------------------------------------------------------------------------
@@ -550,7 +551,7 @@ class World:
         teacher = self.sign_in(self.new_account(TCH, tenant="B"))
         ids["B.teacher"] = teacher.user_id
         ids["token.B.teacher"] = teacher.token  # for the areas' records in B (not a marker: "token.")
-        ids["B.class"] = self.ok("POST", "/v1/classes", adm, json={"name": "a V-a B", "school_year": "2026-2027"})["id"]
+        ids["B.class"] = self.ok("POST", "/v1/classes", adm, json={"name": "a V-a B", "school_year": YEAR})["id"]
         ids["B.subject"] = self.ok("POST", "/v1/subjects", adm, json={"name": "Istorie", "weekly_hours": 1})["id"]
         self.ok("POST", f"/v1/classes/{ids['B.class']}/teachers", adm,
                 json={"subject_id": ids["B.subject"], "teacher_id": teacher.user_id})
@@ -618,7 +619,7 @@ plain("POST", "/v1/tenants", lambda: {
     "name": f"Școala {unique()}", "kind": "school", "admin_email": new_email("director"),
     "admin_full_name": "Ion Pop", "admin_password": new_password()})
 plain("POST", "/v1/registry/persons", person_body)
-plain("POST", "/v1/classes", lambda: {"name": unique("cls")[:50], "school_year": "2026-2027"})
+plain("POST", "/v1/classes", lambda: {"name": unique("cls")[:50], "school_year": YEAR})
 plain("POST", "/v1/subjects", lambda: {"name": unique("materie"), "weekly_hours": 2})
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, select
 from services.kernel import tenant_data
 from services.kernel.db import normalise_url
 from services.backup.tenant.restoring import service_metadata
+from deploy.local.demo_catalog import YEAR
 from tests.infra import PG_ADMIN_DSN
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +118,7 @@ def school_b(platform):
         tenant = r.json()["tenant"]
     admin = platform.sign_in(email, "tare-parola-brad-munte-42")["access_token"]
     with platform.client(admin) as c:
-        assert c.post("/v1/classes", json={"name": "a V-a B", "school_year": "2026-2027"}).status_code == 201
+        assert c.post("/v1/classes", json={"name": "a V-a B", "school_year": YEAR}).status_code == 201
         assert c.post("/v1/subjects", json={"name": "Limba română", "weekly_hours": 5}).status_code == 201
     platform._tokens["school_b_admin"] = admin
     return tenant["id"]

@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 
+from deploy.local.demo_catalog import YEAR
 from tests.infra import valid_cnp
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +92,7 @@ def other_school(platform):
     with platform.client(admin) as c:
         teacher = c.post("/v1/users", json={"email": f"prof-{suffix}@scoala.ro", "full_name": "Dan Pîrvu",
                                             "role": "teacher", "password": "alta-parola-lunga-1"}).json()
-        klass = c.post("/v1/classes", json={"name": "a V-a B", "school_year": "2026-2027"}).json()
+        klass = c.post("/v1/classes", json={"name": "a V-a B", "school_year": YEAR}).json()
         subject = c.post("/v1/subjects", json={"name": "Istorie", "weekly_hours": 1}).json()
         c.post(f"/v1/classes/{klass['id']}/teachers", json={"subject_id": subject["id"], "teacher_id": teacher["id"]})
     return {"admin": admin,

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from gateway.web.session import SESSION_COOKIE, SessionKeys, WebSession
+from deploy.local.demo_catalog import seeded
 from tests.e2e.web_browser import (ROMANIAN_CEDILLA, axe_violations, enrol_totp, launch, new_page, screenshots,
                                    serious, sign_in, unique_email, wait_until)
 
@@ -277,8 +278,8 @@ def test_the_parent_reads_the_report_card_and_asks_for_a_motivation(platform, br
     assert "Media, Modulul" in page.inner_text("table.report-card thead"), "today's period's average"
     check_main_page(page, "parent")
     page.click("details summary")
-    page.fill("input[name=from_date]", "2026-11-18")
-    page.fill("input[name=to_date]", "2026-11-18")
+    page.fill("input[name=from_date]", seeded("2026-11-18"))
+    page.fill("input[name=to_date]", seeded("2026-11-18"))
     page.fill("input[name=reason]", "programare la medic")
     with page.expect_navigation():
         page.press("input[name=reason]", "Enter")

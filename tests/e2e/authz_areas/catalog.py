@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
+from deploy.local.demo_catalog import seeded
 from tests.e2e.authz import (ADM, ADMT, CREATED, DIR, INT, MATRIX, NOT_FOUND, NOT_TEACHING, OK, PAR,
                              PARENTS_OWN_CHILDREN, PREPARE, STU, STU2, TCH, TCH2, Call, Row, World, only,
                              person_body, route, unique)
@@ -226,7 +227,7 @@ def _delegation_body(w: World, tenant: str, *, delegate: str | None = None) -> d
 def _motivation_request(w: World) -> str:
     # one school day of the demo year's first module (a Monday in the past)
     return w.ok("POST", "/v1/motivation-requests", w.token(PAR), json={
-        "student_id": w.ids["A.student2_person"], "from_date": "2026-10-05", "to_date": "2026-10-05",
+        "student_id": w.ids["A.student2_person"], "from_date": seeded("2026-10-05"), "to_date": seeded("2026-10-05"),
         "reason": "programare la medic"})["id"]
 
 
@@ -397,7 +398,7 @@ def _motivate(w, c, v):
 def _ask_motivation(w, c, v):
     pupil = w.ids["A.student_person" if v == "other-record" else "A.student2_person"]
     return Call(w.token(c), "POST", "/v1/motivation-requests", json={
-        "student_id": pupil, "from_date": "2026-10-06", "to_date": "2026-10-06", "reason": "probleme de familie"})
+        "student_id": pupil, "from_date": seeded("2026-10-06"), "to_date": seeded("2026-10-06"), "reason": "probleme de familie"})
 
 
 @route("GET", "/v1/motivation-requests")

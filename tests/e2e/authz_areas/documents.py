@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from deploy.local.demo_catalog import YEAR
 from tests.e2e.authz import (ACCEPTED, ADMT, DIR, INVALID, MATRIX, NOT_FOUND, OK, PAR, PARENTS_OWN_CHILDREN, PREPARE, STU, STU2, TCH,
                              TCH2, Call, Row, World, only, route, unique)
 
@@ -52,7 +53,7 @@ def _prepare(w: World) -> None:
     ids, adm = w.ids, w.admin("A")
     for key, homeroom, pupils in (("A.doc_class", w.people[TCH].user_id, ("A.student_person", "A.student2_person")),
                                   ("A.doc_class2", None, ("A.student_person",))):
-        ids[key] = w.ok("POST", "/v1/classes", adm, json={"name": unique("doc")[:50], "school_year": "2026-2027"})["id"]
+        ids[key] = w.ok("POST", "/v1/classes", adm, json={"name": unique("doc")[:50], "school_year": YEAR})["id"]
         if homeroom:
             w.ok("PUT", f"/v1/classes/{ids[key]}/homeroom", adm, json={"teacher_id": homeroom})
         for pupil in pupils:
@@ -62,7 +63,7 @@ def _prepare(w: World) -> None:
         r = w.call("GET", CATALOG.format(class_id=ids[klass]), director)
         assert r.status_code == 200, r.text[:300]
         ids[key] = r.headers["x-document-fingerprint"]
-    job = w.ok("POST", SETS, director, json={"school_year": "2026-2027"})
+    job = w.ok("POST", SETS, director, json={"school_year": YEAR})
     deadline = time.monotonic() + 120
     while w.ok("GET", f"{SETS}/{job['id']}", director)["status"] == "running":
         assert time.monotonic() < deadline, "the year-end set never finished"
@@ -118,7 +119,7 @@ def _verify_link(w, c, v):
 
 @route("POST", SETS)
 def _start_set(w, c, v):
-    return Call(w.token(c), "POST", SETS, json={"school_year": "2026-2027" if v == "own" else "2026/2027"})
+    return Call(w.token(c), "POST", SETS, json={"school_year": YEAR if v == "own" else YEAR.replace("-", "/")})
 
 
 @route("GET", SETS + "/{job_id}")
