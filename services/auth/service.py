@@ -10,6 +10,7 @@ import os
 import time
 
 from eventlet import tpool
+from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
@@ -84,7 +85,16 @@ class Messages(DependencyProvider):
 
 class ExportRunner(DependencyProvider):
     """Runs subject export jobs on managed greenthreads of this container, and at start resumes
-    (from the beginning) the jobs a stopped replica left queued or running."""
+    (from the beginning) the jobs a stopped replica left queued or running.
+
+    Exports are background work: at most `SUBJECT_EXPORT_CONCURRENCY` (1) run at once in a replica,
+    the others wait their turn (queued, with their progress), and the PDF is drawn on an OS thread,
+    so a burst of requests never starves the sign-ins this process answers, nor the other services'
+    workers that the parts are read from."""
+
+    def setup(self):
+        self._turns = Semaphore(max(1, int(os.environ.get("SUBJECT_EXPORT_CONCURRENCY", "1"))))
+        self._mine: set[str] = set()  # jobs this replica runs or holds waiting for their turn
 
     def _store(self):
         database = next(d for d in self.container.dependencies if isinstance(d, Database))
@@ -100,9 +110,19 @@ class ExportRunner(DependencyProvider):
             self.spawn(job_id)
 
     def spawn(self, job_id: str) -> None:
+        if job_id in self._mine:  # waiting for its turn here: still queued, not lost
+            return
+        self._mine.add(job_id)
         self.container.spawn_managed_thread(lambda: self._run(job_id), identifier=f"subject_export.{job_id}")
 
     def _run(self, job_id: str) -> None:
+        try:
+            with self._turns:
+                self._run_now(job_id)
+        finally:
+            self._mine.discard(job_id)
+
+    def _run_now(self, job_id: str) -> None:
         from nameko.standalone.rpc import ClusterRpcProxy
         store = self._store()
         ctx = CallContext(correlation_id=job_id, token=None, verifier=None, _principal=None, _checked=True)
@@ -116,7 +136,8 @@ class ExportRunner(DependencyProvider):
                     credential = service_credentials.issue("auth", service, "subject_export")
                     return proxy[service].subject_export_part(credential=credential, subject=subject, cursor=cursor,
                                                               limit=subject_export.PAGE_LIMIT)
-                subject_export.run_job(store, ctx, job_id, fetch, export_pdf.render)
+                subject_export.run_job(store, ctx, job_id, fetch,
+                                       lambda document: tpool.execute(export_pdf.render, document))
         except Exception as exc:  # noqa: BLE001 - e.g. the broker went away: the job says so
             log.error("subject_export.crashed", job_id=job_id, error_type=type(exc).__name__)
             subject_export.fail_unfinished(store, ctx, job_id, "the export could not reach the other services; "
