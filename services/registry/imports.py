@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from services.kernel.db import bulk_insert
 from services.kernel.errors import Conflict, InvalidInput, NotFound
 from services.kernel.identity import Principal, require
 from services.kernel.logging import get_logger
@@ -265,11 +266,11 @@ class RowProcessor:
                 tally.unchanged += 1
         if write:
             if person_rows:
-                session.execute(Person.__table__.insert(), person_rows)
-                session.execute(PersonLink.__table__.insert(), link_rows)
+                bulk_insert(session, Person.__table__, person_rows)
+                bulk_insert(session, PersonLink.__table__, link_rows)
             self._write_enrolments(session, enrol_items, version_rows, facts, tally)
             if version_rows:
-                session.execute(RecordVersion.__table__.insert(), version_rows)
+                bulk_insert(session, RecordVersion.__table__, version_rows)
             self.emit_many(session, facts)
 
     def _write_enrolments(self, session, items, version_rows, facts, tally) -> None:
@@ -305,7 +306,7 @@ class RowProcessor:
                 facts.append({"fact": "enrolment_recorded", "entity_type": "enrolment", "entity_id": eid,
                               "after": {"id": eid, "person_id": pid, **data}})
         if rows:
-            session.execute(Enrolment.__table__.insert(), rows)
+            bulk_insert(session, Enrolment.__table__, rows)
 
     def _enrolment(self, tally: Tally, number: int, ext: str, enrolment: dict):
         """The row's enrolment cleaned (None: the row has none; False: it is invalid, reported)."""
