@@ -149,7 +149,7 @@ class RowProcessor:
 
     def batch(self, session: Session, rows: list[tuple[int, dict]], *, write: bool, tally: Tally) -> None:
         if self.vocab is None:
-            self.vocab = Vocabulary(session)
+            self.vocab = Vocabulary(session, memo=True)
         tenant = self.principal.tenant_id
         parsed = []
         for number, raw in rows:
