@@ -26,13 +26,13 @@ from services.kernel.model_base import new_ids
 from services.kernel.validation import page_args
 
 from . import enrolments as enrolment_rules
-from .fields import SECTIONS, current_academic_year, person_footnote_problems, split_sensitive, validate_section
+from .fields import SECTIONS, SENSITIVE_KEYS, current_academic_year, person_footnote_problems, split_sensitive, validate_section
 from .import_formats import READERS, FileProblem
 from .models import Enrolment, ImportChunk, ImportJob, ImportProblem, Person, PersonLink, RecordVersion
 from .nomenclatures import Vocabulary
 from .persons import WRITERS, _apply_changes, _snapshot, person_dict, validate_person
 from .rules import new_matriculation_code
-from .sealing import seal
+from .sealing import seal, unseal
 from .templates import split_row
 
 log = get_logger(__name__)
@@ -385,9 +385,23 @@ def _snapshot_of(row: dict) -> dict:
 
 
 def _differs(person: Person, changes: dict) -> bool:
+    """Whether a row changes the person: sensitive fields compared with their sealed values
+    (they are not in `data`), so re-importing a file with them changes nothing either."""
     data = person.data or {}
-    return any(data.get(name, {}).get(k) != v for name, values in changes.items() for k, v in values.items()
-               if k not in ("cnp",))
+    secret = None
+    for name, values in changes.items():
+        for key, value in values.items():
+            if key == "cnp":
+                continue
+            if name == "personal" and key in SENSITIVE_KEYS:
+                if secret is None:
+                    secret = unseal(person.id, person.sensitive)
+                current = secret.get(key)
+            else:
+                current = data.get(name, {}).get(key)
+            if current != value:
+                return True
+    return False
 
 
 def batches(rows: Iterable[tuple[int, dict]], size: int = BATCH_ROWS) -> Iterator[list]:
