@@ -27,7 +27,8 @@ import psycopg2
 from services.registry.rules import cnp_check_digit
 from tests.infra import temporary_pg_database
 
-from .common import Row, Scratch, print_table, proc_cpu_seconds, scratch_platform, write_results
+from .common import (CpuMeter, Row, Scratch, add_platform_options, platform_kwargs, platform_pids, print_table,
+                     proc_cpu_seconds, results_name, scratch_platform, write_results)
 
 NAME = "registry_import"
 COLUMNS = ["external_id", "cnp", "citizenship", "last_name_at_birth", "last_name", "first_name", "birth_country",
@@ -125,12 +126,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
+    add_platform_options(parser)
     args = parser.parse_args()
+    options = platform_kwargs(args)
     with ExitStack() as stack:
         dsn = stack.enter_context(temporary_pg_database("bench_registry"))
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-registry-")))
-        scratch = stack.enter_context(scratch_platform(NAME, extra_env={"REGISTRY_DATABASE_URL": dsn,
-                                                                        "LOG_LEVEL": "WARNING"}))
+        options["extra_env"] = {"REGISTRY_DATABASE_URL": dsn, "LOG_LEVEL": "WARNING", **options["extra_env"]}
+        scratch = stack.enter_context(scratch_platform(NAME, **options))
         registry = next(p.popen.pid for p in scratch.platform.procs if p.name.startswith("registry"))
         gateway = next(p.popen.pid for p in scratch.platform.procs if p.name.startswith("gateway"))
         token = scratch.login("admin")
@@ -143,8 +146,11 @@ def main() -> int:
             small_s, small_job = upload(scratch, token, small)
         cpu_before = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in (("registry", registry),
                                                                            ("gateway", gateway))}
+        meter = CpuMeter(platform_pids(scratch.platform))
+        before = meter.sample()
         with PeakRss(registry) as big_rss, PeakRss(gateway) as big_gw:
             big_s, big_job = upload(scratch, token, big)
+        split = meter.split(before, meter.sample())
         cpu = {name: (proc_cpu_seconds(pid) or 0.0) - cpu_before[name]
                for name, pid in (("registry", registry), ("gateway", gateway))}
         copy_s = copy_baseline(dsn, big)
@@ -168,10 +174,13 @@ def main() -> int:
                             "POST /v1/registry/imports → job done (validation, codes, versions, events)", rows,
                             notes=[f"CPU seconds during the big import: registry {cpu['registry']:.1f}, "
                                    f"gateway {cpu['gateway']:.1f} (wall {big_s:.1f} s)",
+                                   "CPU during the big import, % of a core: " + ", ".join(
+                                       f"{k} {v:.0f}" for k, v in sorted(split.items(), key=lambda kv: -kv[1])
+                                       if v >= 1),
                                    f"registry RSS growth {growth_mb:.1f} MB between {args.small} and {args.rows} rows",
                                    f"big job: {big_job}"])
-        write_results(NAME, {"table": table, "cpu_text": "", "rows": rows, "copy_seconds": copy_s,
-                             "import_seconds": big_s, "cpu_seconds": cpu, "small_import_seconds": small_s,
+        write_results(results_name(NAME, args), {"table": table, "cpu_text": "", "rows": rows, "copy_seconds": copy_s,
+                             "import_seconds": big_s, "cpu_seconds": cpu, "cpu_split": split, "small_import_seconds": small_s,
                              "registry_peak_rss_mb": {"small": small_rss.peak / 1024, "big": big_rss.peak / 1024},
                              "gateway_peak_rss_mb": {"small": small_gw.peak / 1024, "big": big_gw.peak / 1024},
                              "jobs": {"small": small_job, "big": big_job}})

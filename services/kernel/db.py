@@ -130,3 +130,68 @@ def insert_ignoring_duplicates(session: Session, table, rows: list[dict], *, ret
         session.execute(statement)
         return set()
     return set(session.scalars(statement.returning(returning)))
+
+
+# --- bulk insert: many rows of one table, no per-value work in SQLAlchemy ---------------------------
+
+BULK_ROWS = 5000  # rows per statement (one JSON document on PostgreSQL, one executemany on SQLite)
+
+
+def bulk_insert(db: Session | Connection, table, rows: list[dict]) -> None:
+    """INSERT many rows of `table` in the caller's transaction, for bulk paths (imports, the
+    outbox of a batch): what `session.execute(table.insert(), rows)` does, without its
+    per-value Python work (bind processors, `json.dumps` per JSON value, a parameter dict
+    per row and column).
+
+    On PostgreSQL the rows travel as one JSON document (orjson, in C) that the server turns
+    into rows: `INSERT … SELECT … FROM json_populate_recordset(NULL::table, %s)`: one short
+    statement to parse instead of a VALUES list of rows × columns literals. (psycopg2's COPY
+    is not available under the green wait callback the services run with.) On SQLite, one
+    `executemany` of tuples, through the column types' own bind processors (dates as ISO
+    text, as SQLAlchemy stores them), JSON values serialised by orjson.
+
+    Every row must hold the same keys, and every value a column needs: Python-side column
+    defaults (`id_column`, `created_column`) are not applied. A None in a JSON column is SQL
+    NULL (the ORM would store the JSON text `null`)."""
+    if not rows:
+        return
+    connection = db.connection() if isinstance(db, Session) else db
+    dialect = connection.dialect
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    quote = dialect.identifier_preparer.quote
+    column_list = ", ".join(quote(name) for name in names)
+    table_name = dialect.identifier_preparer.format_table(table)
+    if dialect.name == "postgresql":
+        import orjson
+        sql = (f"INSERT INTO {table_name} ({column_list}) SELECT {column_list} "
+               f"FROM json_populate_recordset(NULL::{table_name}, %s)")
+        for start in range(0, len(rows), BULK_ROWS):
+            document = orjson.dumps(rows[start:start + BULK_ROWS], default=_json_default).decode("utf-8")
+            connection.exec_driver_sql(sql, (document,))
+        return
+    processors = [_bulk_processor(column, dialect) for column in columns]
+    sql = f"INSERT INTO {table_name} ({column_list}) VALUES ({', '.join('?' for _ in names)})"
+    if not any(processors):
+        tuples = [tuple(row[name] for name in names) for row in rows]
+    else:
+        pairs = list(zip(names, processors))
+        tuples = [tuple(row[name] if fn is None or row[name] is None else fn(row[name]) for name, fn in pairs)
+                  for row in rows]
+    for start in range(0, len(tuples), BULK_ROWS):
+        connection.exec_driver_sql(sql, tuples[start:start + BULK_ROWS])
+
+
+def _json_default(value):
+    import decimal
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    raise TypeError(f"bulk_insert cannot send a {type(value).__name__} value")
+
+
+def _bulk_processor(column, dialect):
+    from sqlalchemy import JSON
+    if isinstance(column.type, JSON):
+        import orjson
+        return lambda value: orjson.dumps(value).decode("utf-8")
+    return column.type._cached_bind_processor(dialect)

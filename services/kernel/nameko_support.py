@@ -11,6 +11,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 import eventlet
@@ -27,6 +28,7 @@ from .errors import EXPECTED_ERRORS, AppError, NotAuthenticated, SecondFactorReq
 from .events import Actor, Entity, Envelope, change_data
 from .identity import Principal, Role, TokenVerifier, load_verifier, require, second_factor_mandatory
 from .logging import get_logger
+from .model_base import new_ids
 from .metrics import RPC_CALLS, RPC_LATENCY, child
 from .outbox import OutboxRelay, newly_processed, record_event, record_events
 from .rpc_entrypoint import PlatformRpc
@@ -118,14 +120,20 @@ class Store:
     def emit_many(self, session: Session | Connection, ctx: "CallContext", facts: list[dict]) -> None:
         """Like `emit` for many changes at once (one executemany): each item holds `fact`,
         `entity_type`, `entity_id`, `after` and optionally `before`, `reason`, `tenant_id`."""
+        if not facts:
+            return
         principal = ctx.principal
         actor = Actor(id=principal.user_id, role=principal.role) if principal else Actor(id="system", role="system")
+        # recorded in one transaction: one moment, and the ids drawn at once (uuid4 per event was
+        # a visible share of a bulk import)
+        occurred_at = datetime.now(timezone.utc).isoformat()
         record_events(session, self.metadata, [Envelope(
             type=f"{self.service}.{f['fact']}",
             tenant_id=f.get("tenant_id") or (principal.tenant_id if principal else None), actor=actor,
             entity=Entity(type=f["entity_type"], id=str(f["entity_id"])),
             data=change_data(f.get("after"), f.get("before")), reason=f.get("reason"),
-            correlation_id=ctx.correlation_id) for f in facts])
+            correlation_id=ctx.correlation_id, event_id=event_id, occurred_at=occurred_at)
+            for f, event_id in zip(facts, new_ids(len(facts)))])
 
     def emitter(self, ctx: "CallContext") -> Callable[..., Envelope]:
         """`emit(session, fact, ...)` bound to the current caller, for the plain rule modules."""

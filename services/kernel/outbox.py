@@ -34,7 +34,7 @@ from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, Str
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from .db import Sessions, insert_ignoring_duplicates
+from .db import Sessions, bulk_insert, insert_ignoring_duplicates
 
 from .event_queues import CONSUMER_QUEUES, declare_all, events_exchange  # noqa: F401 (re-exported)
 from .events import EVENTS_EXCHANGE, Envelope
@@ -92,7 +92,7 @@ def record_events(db: Session | Connection, metadata: MetaData, envelopes: list[
     if not envelopes:
         return
     now = time.time()
-    db.execute(_outbox(metadata).insert(), [
+    bulk_insert(db, _outbox(metadata), [
         {"event_id": e.event_id, "type": e.type, "payload": orjson.dumps(_shallow(e)).decode("utf-8"),
          "created_at": now, "attempts": 0} for e in envelopes])
     db.info["outbox_written"] = True

@@ -219,6 +219,8 @@ def clean_value(spec: Field, raw: Any, year: str, allowed: Allowed) -> tuple[Any
 
 
 _INDEX: dict[int, tuple[dict, tuple]] = {}
+# at most this many cleaned values remembered by an `allowed` that carries a `memo` dict
+MEMO_SIZE = 20_000
 
 
 def _index(specs) -> tuple[dict, tuple]:
@@ -237,6 +239,7 @@ def validate_section(specs, data: dict, year: str, allowed: Allowed, *, prefix: 
     index, required = _index(specs)
     problems: list[dict] = []
     clean: dict = {}
+    memo = getattr(allowed, "memo", None)
     for key, raw in data.items():
         spec = index.get(key)
         if spec is None:
@@ -245,7 +248,18 @@ def validate_section(specs, data: dict, year: str, allowed: Allowed, *, prefix: 
         if raw is None or raw == "":
             clean[key] = None
             continue
-        value, problem = clean_value(spec, raw, year, allowed)
+        if memo is not None and type(raw) is str:
+            # a bulk import sees the same cell values again and again (codes, countries, years,
+            # programme names): each (field, text, year) is cleaned once per import
+            memo_key = (id(spec), raw, year)
+            found = memo.get(memo_key)
+            if found is None:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                found = memo[memo_key] = clean_value(spec, raw, year, allowed)
+            value, problem = found
+        else:
+            value, problem = clean_value(spec, raw, year, allowed)
         if problem:
             problems.append({"field": f"{prefix}{key}", "message": f"{spec.label or key} {problem}"})
         else:

@@ -7,7 +7,10 @@ reported). Re-importing a file changes nothing: rows are keyed on institution + 
 """
 from __future__ import annotations
 
+import gc
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable, Iterator
@@ -15,19 +18,21 @@ from typing import Iterable, Iterator
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from services.kernel.db import bulk_insert
 from services.kernel.errors import Conflict, InvalidInput, NotFound
 from services.kernel.identity import Principal, require
 from services.kernel.logging import get_logger
+from services.kernel.model_base import new_ids
 from services.kernel.validation import page_args
 
 from . import enrolments as enrolment_rules
-from .fields import SECTIONS, current_academic_year, person_footnote_problems, split_sensitive, validate_section
+from .fields import SECTIONS, SENSITIVE_KEYS, current_academic_year, person_footnote_problems, split_sensitive, validate_section
 from .import_formats import READERS, FileProblem
 from .models import Enrolment, ImportChunk, ImportJob, ImportProblem, Person, PersonLink, RecordVersion
 from .nomenclatures import Vocabulary
 from .persons import WRITERS, _apply_changes, _snapshot, person_dict, validate_person
 from .rules import new_matriculation_code
-from .sealing import seal
+from .sealing import seal, unseal
 from .templates import split_row
 
 log = get_logger(__name__)
@@ -134,6 +139,10 @@ class RowProcessor:
 
     def __init__(self, session_factory, store_emit_many, principal: Principal):
         self.principal = principal
+        # what every version row of this import shares (REG-8: who, why)
+        self._version_base = {"tenant_id": principal.tenant_id, "actor_id": principal.user_id,
+                              "actor_role": principal.role, "reason": "import", "document_ref": None,
+                              "document_date": None, "status_change": False}
         self.emit_many = store_emit_many
         self.session_factory = session_factory
         self.year = current_academic_year(date.today())
@@ -141,8 +150,12 @@ class RowProcessor:
         self.new_cnps: dict[str, str] = {}  # CNPs of new persons seen in this file → their external id
 
     def batch(self, session: Session, rows: list[tuple[int, dict]], *, write: bool, tally: Tally) -> None:
+        with _no_cyclic_gc():
+            self._batch(session, rows, write=write, tally=tally)
+
+    def _batch(self, session: Session, rows: list[tuple[int, dict]], *, write: bool, tally: Tally) -> None:
         if self.vocab is None:
-            self.vocab = Vocabulary(session)
+            self.vocab = Vocabulary(session, memo=True)
         tenant = self.principal.tenant_id
         parsed = []
         for number, raw in rows:
@@ -265,11 +278,11 @@ class RowProcessor:
                 tally.unchanged += 1
         if write:
             if person_rows:
-                session.execute(Person.__table__.insert(), person_rows)
-                session.execute(PersonLink.__table__.insert(), link_rows)
+                bulk_insert(session, Person.__table__, person_rows)
+                bulk_insert(session, PersonLink.__table__, link_rows)
             self._write_enrolments(session, enrol_items, version_rows, facts, tally)
             if version_rows:
-                session.execute(RecordVersion.__table__.insert(), version_rows)
+                bulk_insert(session, RecordVersion.__table__, version_rows)
             self.emit_many(session, facts)
 
     def _write_enrolments(self, session, items, version_rows, facts, tally) -> None:
@@ -305,7 +318,7 @@ class RowProcessor:
                 facts.append({"fact": "enrolment_recorded", "entity_type": "enrolment", "entity_id": eid,
                               "after": {"id": eid, "person_id": pid, **data}})
         if rows:
-            session.execute(Enrolment.__table__.insert(), rows)
+            bulk_insert(session, Enrolment.__table__, rows)
 
     def _enrolment(self, tally: Tally, number: int, ext: str, enrolment: dict):
         """The row's enrolment cleaned (None: the row has none; False: it is invalid, reported)."""
@@ -321,9 +334,7 @@ class RowProcessor:
 
     def _version(self, entity_type, entity_id, person_id, version, snapshot, kind, today) -> dict:
         return {"id": _uuid(), "entity_type": entity_type, "entity_id": entity_id, "person_id": person_id,
-                "version": version, "tenant_id": self.principal.tenant_id, "actor_id": self.principal.user_id,
-                "actor_role": self.principal.role, "kind": kind, "reason": "import", "document_ref": None,
-                "document_date": None, "status_change": False, "recorded_on": today, "snapshot": snapshot,
+                "version": version, **self._version_base, "kind": kind, "recorded_on": today, "snapshot": snapshot,
                 "recorded_at": time.time()}
 
     @staticmethod
@@ -340,9 +351,32 @@ class RowProcessor:
 _SEEN = object()
 
 
+@contextmanager
+def _no_cyclic_gc():
+    """No cyclic garbage collection during a batch: its thousands of short-lived dicts and lists
+    (freed by reference counting, no cycles) otherwise trigger collections that walk every
+    object of the process again and again (a sixth of a batch's CPU). Switched back on after,
+    by whoever switched it off (batches of other greenthreads may overlap)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_ID_POOL: list[str] = []
+_ID_POOL_PID = [0]
+
+
 def _uuid() -> str:
-    import uuid
-    return str(uuid.uuid4())
+    """A new random id (as `model_base.new_id`), drawn from a pool filled 1000 at a time (a
+    forked child never reuses its parent's pool)."""
+    if not _ID_POOL or _ID_POOL_PID[0] != os.getpid():
+        _ID_POOL[:] = new_ids(1000)
+        _ID_POOL_PID[0] = os.getpid()
+    return _ID_POOL.pop()
 
 
 def _snapshot_of(row: dict) -> dict:
@@ -351,9 +385,23 @@ def _snapshot_of(row: dict) -> dict:
 
 
 def _differs(person: Person, changes: dict) -> bool:
+    """Whether a row changes the person: sensitive fields compared with their sealed values
+    (they are not in `data`), so re-importing a file with them changes nothing either."""
     data = person.data or {}
-    return any(data.get(name, {}).get(k) != v for name, values in changes.items() for k, v in values.items()
-               if k not in ("cnp",))
+    secret = None
+    for name, values in changes.items():
+        for key, value in values.items():
+            if key == "cnp":
+                continue
+            if name == "personal" and key in SENSITIVE_KEYS:
+                if secret is None:
+                    secret = unseal(person.id, person.sensitive)
+                current = secret.get(key)
+            else:
+                current = data.get(name, {}).get(key)
+            if current != value:
+                return True
+    return False
 
 
 def batches(rows: Iterable[tuple[int, dict]], size: int = BATCH_ROWS) -> Iterator[list]:

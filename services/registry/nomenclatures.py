@@ -32,7 +32,10 @@ def seed(session: Session) -> None:
 class Vocabulary:
     """The allowed codes per (nomenclature, academic year), loaded once per unit of work."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, *, memo: bool = False):
+        # with `memo`, `fields.validate_section` remembers the values it cleaned against this
+        # vocabulary (a bulk import: the same codes in every row)
+        self.memo: dict | None = {} if memo else None
         self._rows: dict[str, list[tuple[str, int, int | None]]] = {}
         for name, code, first, last in session.execute(select(
                 NomenclatureValue.nomenclature, NomenclatureValue.code, NomenclatureValue.first_year,
