@@ -17,6 +17,7 @@ import hashlib
 from typing import Callable, Iterable, Sequence
 
 _sha256 = hashlib.sha256
+sha256 = _sha256
 EMPTY_ROOT = _sha256(b"").digest()
 
 NodeId = tuple[int, int]  # (level, index)
