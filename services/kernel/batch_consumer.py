@@ -63,9 +63,14 @@ def _decode(message):
     through kombu (`message.payload`: content type checked against `accept`, markers decoded).
     kombu's decoder is Python's json with an object hook on every dict: most of a batch's
     decoding time."""
-    body = message.body
-    if (message.content_type == "application/json" and message.content_encoding == "utf-8"
-            and isinstance(body, bytes) and b"__type__" not in body and b"\\u" not in body):
+    body = message.body  # py-amqp has already decoded it to str when it names its encoding
+    if message.content_type != "application/json" or message.content_encoding != "utf-8":
+        return message.payload
+    if isinstance(body, str):
+        plain = "__type__" not in body and "\\u" not in body
+    else:
+        plain = isinstance(body, bytes) and b"__type__" not in body and b"\\u" not in body
+    if plain:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
