@@ -52,11 +52,34 @@ def _plain(value):
     return value
 
 
-def canonical_envelope(envelope: Envelope) -> str:
-    """`Envelope.to_dict()` as JSON with sorted keys, UTF-8. Built field by field: `to_dict()`
-    (`dataclasses.asdict`, a deep copy of the data) cost more than the rest of an append."""
+def _canonical_generic(envelope: Envelope) -> str:
     return orjson.dumps({name: _plain(getattr(envelope, name)) for name in _ENVELOPE_FIELDS},
                         option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+def _canonical_known(e: Envelope) -> str:
+    a, n = e.actor, e.entity
+    return orjson.dumps({"type": e.type, "tenant_id": e.tenant_id, "actor": {"id": a.id, "role": a.role},
+                         "entity": {"type": n.type, "id": n.id}, "data": e.data,
+                         "correlation_id": e.correlation_id, "reason": e.reason, "version": e.version,
+                         "event_id": e.event_id, "occurred_at": e.occurred_at},
+                        option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+_KNOWN_SHAPE = (_ENVELOPE_FIELDS == ("type", "tenant_id", "actor", "entity", "data", "correlation_id", "reason",
+                                     "version", "event_id", "occurred_at")
+                and tuple(f.name for f in dataclasses.fields(Actor)) == ("id", "role")
+                and tuple(f.name for f in dataclasses.fields(Entity)) == ("type", "id"))
+
+
+def canonical_envelope(envelope: Envelope) -> str:
+    """`Envelope.to_dict()` as JSON with sorted keys, UTF-8. Built field by field: `to_dict()`
+    (`dataclasses.asdict`, a deep copy of the data) cost more than the rest of an append; for
+    the envelope's known shape the dict is written out (10x faster than walking the fields),
+    any other shape takes the generic walk (same bytes)."""
+    if _KNOWN_SHAPE and type(envelope.actor) is Actor and type(envelope.entity) is Entity:
+        return _canonical_known(envelope)
+    return _canonical_generic(envelope)
 
 
 def take_lock(session: Session) -> None:
@@ -99,11 +122,40 @@ def _save_state(session: Session, state: State) -> None:
 
 # --- appending -----------------------------------------------------------------------------
 
-def _entry_row(envelope: Envelope, text_: str, now: float) -> dict:
-    e = envelope
-    return dict(event_id=e.event_id, type=e.type, tenant_id=e.tenant_id, actor_id=e.actor.id,
-                actor_role=e.actor.role, entity_type=e.entity.type, entity_id=e.entity.id, reason=e.reason,
-                occurred_at=e.occurred_at, recorded_at=now, correlation_id=e.correlation_id, envelope=text_)
+_ENTRY_COLUMNS = ("event_id", "type", "tenant_id", "actor_id", "actor_role", "entity_type", "entity_id", "reason",
+                  "occurred_at", "recorded_at", "correlation_id", "envelope", "leaf_index", "leaf_hash")
+_NODE_COLUMNS = ("level", "idx", "hash")
+
+
+def _insert_many(session: Session, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """A plain multi-row INSERT at driver level: tuples straight to the DB-API (SQLAlchemy's
+    per-row parameter processing of an ORM or Core executemany was half of an append's CPU).
+    SQLite: `executemany` of one prepared statement; psycopg2: `execute_values` (multi-row
+    VALUES pages, one round trip each)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    names = ", ".join(columns)
+    if dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+    elif dialect.driver == "psycopg2":
+        from psycopg2.extras import execute_values
+        with connection.connection.dbapi_connection.cursor() as cursor:
+            execute_values(cursor, f"INSERT INTO {table} ({names}) VALUES %s", rows, page_size=1000)
+    else:
+        session.execute(Base.metadata.tables[table].insert(), [dict(zip(columns, row)) for row in rows])
+
+
+def _stored_event_ids(session: Session, event_ids: list[str]) -> set[str]:
+    """Which of these event ids are stored already (driver-level IN: no per-literal coercion)."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    seen: set[str] = set()
+    for start in range(0, len(event_ids), 500):
+        part = event_ids[start:start + 500]
+        sql = f"SELECT event_id FROM audit_entries WHERE event_id IN ({', '.join([mark] * len(part))})"
+        seen.update(row[0] for row in connection.exec_driver_sql(sql, tuple(part)))
+    return seen
 
 
 def append(session: Session, envelopes: Sequence[Envelope], now: float | None = None) -> tuple[State, int]:
@@ -112,28 +164,30 @@ def append(session: Session, envelopes: Sequence[Envelope], now: float | None = 
     now = time.time() if now is None else now
     take_lock(session)
     unique = list({e.event_id: e for e in envelopes}.values())
-    seen = set(session.scalars(select(AuditEntry.event_id).where(
-        AuditEntry.event_id.in_([e.event_id for e in unique])))) if unique else set()
+    seen = _stored_event_ids(session, [e.event_id for e in unique])
     fresh = [e for e in unique if e.event_id not in seen]
     state = load_state(session)
     if fresh:
         rows, nodes = [], []
-        for envelope in fresh:
-            body = canonical_envelope(envelope)
-            index = state.tree.size
-            h = entry_leaf_hash(index, body)
-            state.tree.append(h, nodes)
-            rows.append({**_entry_row(envelope, body, now), "leaf_index": index, "leaf_hash": h})
-        session.execute(AuditEntry.__table__.insert(), rows)
+        tree, sha = state.tree, merkle.sha256
+        for e in fresh:
+            body = canonical_envelope(e)
+            index = tree.size
+            h = sha(b"\x00%d\n" % index + body.encode("utf-8")).digest()  # entry_leaf_hash, inlined
+            tree.append(h, nodes)
+            actor, entity = e.actor, e.entity
+            rows.append((e.event_id, e.type, e.tenant_id, actor.id, actor.role, entity.type, entity.id, e.reason,
+                         e.occurred_at, now, e.correlation_id, body, index, h))
+        _insert_many(session, "audit_entries", _ENTRY_COLUMNS, rows)
         _write_nodes(session, nodes)
         _save_state(session, state)
     return state, len(fresh)
 
 
 def _write_nodes(session: Session, nodes: list) -> None:
-    interior = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes if lv > 0]
+    interior = [node for node in nodes if node[0] > 0]  # (level, idx, hash); level 0 is the entry
     if interior:
-        session.execute(MerkleNode.__table__.insert(), interior)
+        _insert_many(session, "merkle_nodes", _NODE_COLUMNS, interior)
 
 
 def sequence_legacy(session: Session, batch: int = 5000) -> int:

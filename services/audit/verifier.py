@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import merkle, notes
-from .log import entry_leaf_hash
 from .models import AuditEntry, LogState, SignedCheckpoint
 
 sha = hashlib.sha256
@@ -109,23 +108,30 @@ def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: I
     tree = merkle.CompactRange()
     _check_roots(report, tree, wanted)  # size 0
     expected = 0
-    # plain SQL (no per-column result processing), streamed (server side on PostgreSQL)
-    columns = ", ".join(["leaf_index", "event_id", "envelope", "leaf_hash", *(c for c, _p in _COLUMNS[:-1])])
-    sql = f"SELECT {columns} FROM audit_entries WHERE leaf_index IS NOT NULL ORDER BY leaf_index"
     sizes = sorted(size for size in wanted if size > 0)
-    result = session.connection().execution_options(stream_results=True, max_row_buffer=batch).exec_driver_sql(sql)
-    while part := result.fetchmany(batch):
+    leaf_start = merkle.LEAF_START.copy
+    # SQLite compares the query columns with the envelopes itself (JSON1, in C) and hands over
+    # only the entries where it sees a difference, checked here entry by entry.
+    check = _columns_checker(report, session) if check_columns else None
+    for part in _entry_batches(session, batch, isinstance(check, _PythonColumns)):
+        # columns: leaf_index, event_id, leaf bytes (index "\n" envelope, UTF-8), leaf_hash, query columns…
         if part[0][0] != expected or part[-1][0] != expected + len(part) - 1:
             for row in part:  # a gap: entry by entry, naming what is missing
-                expected = _one(report, tree, wanted, row, expected, check_columns)
+                expected = _one(report, tree, wanted, row, expected, check)
             continue
-        hashes = [sha(b"\x00" + b"%d\n" % row[0] + row[2].encode("utf-8")).digest() for row in part]
-        for h, row in zip(hashes, part):
-            if h != bytes(row[3] or b""):
-                report.add("changed", f"entry {row[0]} (event {row[1]}) does not hash to its leaf: changed, "
-                                      "moved or inserted", leaf_index=row[0], event_id=row[1])
-            elif check_columns:
-                _columns(report, row)
+        hashes = []
+        push = hashes.append
+        for row in part:  # one tight loop of hashing: a copied 0x00-prefixed context per entry
+            c = leaf_start()
+            c.update(row[2])
+            push(c.digest())
+        if hashes != [row[3] for row in part] or (check is not None and check.any_up_to(part[-1][0])):
+            for h, row in zip(hashes, part):
+                if h != bytes(row[3] or b""):
+                    report.add("changed", f"entry {row[0]} (event {row[1]}) does not hash to its leaf: changed, "
+                                          "moved or inserted", leaf_index=row[0], event_id=row[1])
+                elif check is not None:
+                    check(row)
         _extend(report, tree, wanted, sizes, hashes)
         expected += len(part)
     report.size = tree.size
@@ -149,6 +155,112 @@ def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: I
     return report
 
 
+def _entry_batches(session: Session, batch: int, check_columns: bool):
+    """The sequenced entries in index order, `batch` rows at a time, as plain tuples.
+
+    The database hands over each entry's leaf bytes (index, newline, envelope) as one UTF-8
+    byte string: no decoding to str and encoding back, no concatenation per entry here.
+    SQLite: a DB-API cursor (no result-row objects); PostgreSQL: streamed server side."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        leaf = "CAST(leaf_index || char(10) || envelope AS BLOB)"
+    elif dialect == "postgresql":
+        leaf = "convert_to(leaf_index::text || chr(10) || envelope, 'UTF8')"
+    else:
+        leaf = "envelope"
+    extra = [c for c, _p in _COLUMNS[:-1]] if check_columns else []
+    sql = (f"SELECT {', '.join(['leaf_index', 'event_id', leaf, 'leaf_hash', *extra])} FROM audit_entries "
+           "WHERE leaf_index IS NOT NULL ORDER BY leaf_index")
+    if dialect == "sqlite":
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql)
+            while part := cursor.fetchmany(batch):
+                yield part
+        finally:
+            cursor.close()
+        return
+    result = connection.execution_options(stream_results=True, max_row_buffer=batch).exec_driver_sql(sql)
+    while part := result.fetchmany(batch):
+        if dialect == "postgresql":  # bytea arrives as memoryview
+            yield [(r[0], r[1], bytes(r[2]), bytes(r[3]) if r[3] is not None else None, *r[4:]) for r in part]
+        elif dialect != "sqlite":
+            yield [(r[0], r[1], b"%d\n" % r[0] + r[2].encode("utf-8"), r[3], *r[4:]) for r in part]
+
+
+class _PythonColumns:
+    """Every entry's query columns against its envelope, here (rows carry the columns)."""
+
+    def __init__(self, report: Report):
+        self.report = report
+
+    def any_up_to(self, index: int) -> bool:
+        return True
+
+    def __call__(self, row) -> None:
+        _columns(self.report, row)
+
+
+class _SqliteColumns:
+    """The same check with SQLite doing the comparing: only its suspects are checked here, in
+    index order alongside the leaf hashes (streamed from a second cursor)."""
+
+    def __init__(self, report: Report, session: Session):
+        self.report = report
+        self.suspects = _column_suspects(session)
+        self.pending: dict[int, tuple] = {}
+        self.next = next(self.suspects, None)
+
+    def any_up_to(self, index: int) -> bool:
+        while self.next is not None and self.next[0] <= index:
+            self.pending[self.next[0]] = self.next
+            self.next = next(self.suspects, None)
+        return bool(self.pending)
+
+    def __call__(self, row) -> None:
+        self.any_up_to(row[0])
+        suspect = self.pending.pop(row[0], None)
+        if suspect is not None:
+            _columns(self.report, suspect)
+        for index in [i for i in self.pending if i < row[0]]:  # rows the main stream never showed
+            del self.pending[index]
+
+
+def _columns_checker(report: Report, session: Session):
+    if session.get_bind().dialect.name == "sqlite":
+        return _SqliteColumns(report, session)
+    return _PythonColumns(report)
+
+
+def _column_suspects(session: Session):
+    """SQLite: the sequenced entries where a query column may differ from its envelope field.
+
+    The fields are extracted in one pass as a JSON array and compared, as JSON text, with the
+    array of the columns: equal texts are equal values of the same JSON types (and a NULL
+    column needs the field present as null), so nothing that differs is missed;
+    texts that differ only in their spelling come back too and are decided by `_columns`.
+    An envelope that is not valid JSON always comes back."""
+    paths = ", ".join(f"'$.{'.'.join(path)}'" for _c, path in _COLUMNS)
+    same = (f"json_extract(envelope, {paths}) = json_array({', '.join(c for c, _p in _COLUMNS)})"
+            + "".join(f" AND CASE WHEN {c} IS NULL THEN json_type(envelope, '$.{c}') IS NOT NULL ELSE 1 END"
+                      for c in ("tenant_id", "reason")))  # a NULL column: the field is there (as null)
+    sql = (f"SELECT {', '.join(['leaf_index', 'event_id', 'CAST(leaf_index || char(10) || envelope AS BLOB)', 'leaf_hash', *(c for c, _p in _COLUMNS[:-1])])} "
+           f"FROM audit_entries WHERE leaf_index IS NOT NULL AND NOT (CASE WHEN json_valid(envelope) THEN {same} ELSE 0 END) "
+           "ORDER BY leaf_index")
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        while part := cursor.fetchmany(1000):
+            yield from part
+    finally:
+        cursor.close()
+
+
+def _envelope_of(leaf: bytes) -> bytes:
+    return leaf[leaf.index(b"\n") + 1:]
+
+
 def _extend(report: Report, tree: merkle.CompactRange, wanted: dict, sizes: list[int], hashes: list[bytes]) -> None:
     """Append the hashes, stopping at every checkpoint or witness size on the way."""
     start, end = tree.size, tree.size + len(hashes)
@@ -164,18 +276,18 @@ def _extend(report: Report, tree: merkle.CompactRange, wanted: dict, sizes: list
 
 def _columns(report: Report, row) -> None:
     try:
-        e = orjson.loads(row[2])
+        e = orjson.loads(_envelope_of(row[2]))
         same = (e["type"], e["tenant_id"], e["actor"]["id"], e["actor"]["role"], e["entity"]["type"],
                 e["entity"]["id"], e["reason"], e["occurred_at"], e["correlation_id"],
                 e["event_id"]) == (*row[4:], row[1])
     except (orjson.JSONDecodeError, KeyError, TypeError):
         same = False
     if not same:
-        report.add("changed", f"entry {row[0]} (event {row[1]}): column {_column_problem(row, row[2])} differs "
+        report.add("changed", f"entry {row[0]} (event {row[1]}): column {_column_problem(row, _envelope_of(row[2]))} differs "
                               "from the signed envelope", leaf_index=row[0], event_id=row[1])
 
 
-def _one(report: Report, tree: merkle.CompactRange, wanted: dict, row, expected: int, check_columns: bool) -> int:
+def _one(report: Report, tree: merkle.CompactRange, wanted: dict, row, expected: int, check) -> int:
     index, event_id = row[0], row[1]
     if index != expected:
         if index > expected:
@@ -184,12 +296,12 @@ def _one(report: Report, tree: merkle.CompactRange, wanted: dict, row, expected:
         while tree.size < index:  # keep positions so later checkpoints name later entries
             tree.append(b"\x00" * 32)
             _check_roots(report, tree, wanted)
-    h = entry_leaf_hash(index, row[2])
+    h = merkle.leaf_hash(row[2])
     if h != bytes(row[3] or b""):
         report.add("changed", f"entry {index} (event {event_id}) does not hash to its leaf: changed, "
                               "moved or inserted", leaf_index=index, event_id=event_id)
-    elif check_columns:
-        _columns(report, row)
+    elif check is not None:
+        check(row)
     tree.append(h)
     _check_roots(report, tree, wanted)
     return index + 1

@@ -42,8 +42,20 @@ class DirectoryWitness:
         tmp = self.directory / f".{LATEST}.{os.getpid()}.tmp"
         tmp.write_text(note, encoding="utf-8")
         with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+            _fsync(fh.fileno())
         tmp.replace(self.directory / LATEST)
+
+
+def _fsync(fd: int) -> None:
+    """fsync, in a real OS thread when running under eventlet (the audit service): a plain
+    fsync blocks the whole process, the event consumer too, for as long as the disk takes.
+    The caller still waits for it to finish before the note replaces the previous one."""
+    import eventlet.patcher
+    if eventlet.patcher.is_monkey_patched("thread"):
+        from eventlet import tpool
+        tpool.execute(os.fsync, fd)
+    else:
+        os.fsync(fd)
 
 
 class HttpWitness:

@@ -36,6 +36,7 @@ import time
 from typing import Callable
 
 import eventlet
+import orjson
 import structlog
 from eventlet.event import Event as GreenEvent
 from kombu import Connection, Consumer
@@ -54,6 +55,27 @@ log = get_logger(__name__)
 _RECONNECT_MIN, _RECONNECT_MAX = 0.2, 5.0
 _FAILURE_PAUSE = 0.2
 _DEPTH_EVERY_SECONDS = 10.0
+
+
+def _decode(message):
+    """The message's JSON body: with orjson when that gives what kombu's decoder would (a UTF-8
+    JSON body without kombu's `{"__type__": …}` markers or escapes that could spell one), else
+    through kombu (`message.payload`: content type checked against `accept`, markers decoded).
+    kombu's decoder is Python's json with an object hook on every dict: most of a batch's
+    decoding time."""
+    body = message.body  # py-amqp has already decoded it to str when it names its encoding
+    if message.content_type != "application/json" or message.content_encoding != "utf-8":
+        return message.payload
+    if isinstance(body, str):
+        plain = "__type__" not in body and "\\u" not in body
+    else:
+        plain = isinstance(body, bytes) and b"__type__" not in body and b"\\u" not in body
+    if plain:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass  # kombu's decoder decides (and raises its own error)
+    return message.payload
 
 
 class EventBatchConsumer(Entrypoint):
@@ -183,7 +205,7 @@ class EventBatchConsumer(Entrypoint):
         envelopes, kept = [], []
         for message in messages:
             try:
-                body = message.payload  # decoded here: content type refused or bad JSON raise
+                body = _decode(message)  # decoded here: content type refused or bad JSON raise
             except Exception as exc:  # noqa: BLE001 - any decoding failure: the message is unusable
                 self._undecodable(message, exc)
                 continue
