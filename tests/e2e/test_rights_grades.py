@@ -5,7 +5,6 @@ school and exported again, equal modulo the documented id mapping, valid against
 a restriction of processing from the registry's event taking a pupil out of the statistics."""
 from __future__ import annotations
 
-import copy
 import json
 import uuid
 from pathlib import Path
@@ -13,9 +12,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.integration.test_grades_portability import _mapped  # the documented id mapping
+
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
-NAMESPACE = uuid.UUID("6b0e5a7c-3f1d-5b8e-9c2a-1d4f7e8a9b0c")  # docs/catalog-export-format.md
 SECTIONS = ("school_years", "periods", "subjects", "classes", "curriculum", "teaching_assignments", "rosters",
             "delegations", "motivation_requests", "grades", "grade_versions", "period_marks", "absences",
             "amendments", "year_results", "reexaminations", "grade_disputes")
@@ -68,26 +68,6 @@ def test_a_grade_dispute_is_approved_and_another_rejected_finally(platform):
     assert [v["value"] for v in call(student, "GET", f"/v1/grades/{second['id']}/history")["versions"]] == [4]
     seen = call(director, "GET", "/v1/rights/grade-disputes", params={"limit": 200})
     assert {opened["id"], disputed["id"]} <= {d["id"] for d in seen["items"]}
-
-
-def _mapped(doc: dict, tenant: str) -> dict:
-    def m(value):
-        return str(uuid.uuid5(NAMESPACE, f"{tenant}:{value}")) if value else value
-    refs = {"school_year_id", "period_id", "class_id", "subject_id", "grade_id", "request_id"}
-    out = {}
-    for section in SECTIONS:
-        records = []
-        for r in copy.deepcopy(doc[section]):
-            r["id"] = m(r["id"])
-            for key in refs & set(r):
-                r[key] = m(r[key])
-            if section == "curriculum":
-                r["thesis_periods"] = [m(p) for p in r["thesis_periods"]]
-            if section == "year_results":
-                r["result"]["annual_averages"] = {m(k): v for k, v in r["result"]["annual_averages"].items()}
-            records.append(r)
-        out[section] = sorted(records, key=lambda r: r["id"])
-    return out
 
 
 def test_the_school_round_trips_through_the_portability_format(platform):
