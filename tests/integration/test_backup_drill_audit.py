@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timezone
 
 import orjson
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from services.audit import kit
 from services.backup.tenant import audit_check
+from services.backup.tenant.models import TenantChange
 from services.backup.tenant.restoring import service_metadata
 from services.kernel.db import make_engine
 from services.kernel.migrations import upgrade_to_head
@@ -28,10 +29,10 @@ TENANT = "11111111-1111-1111-1111-111111111111"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def scratch(request, tmp_path):
-    """service → connection to an empty, migrated scratch database (grades and audit)."""
+    """service → connection to an empty, migrated scratch database (grades, audit; backup's own)."""
     with ExitStack() as stack:
         connections = {}
-        for service in ("grades", "audit"):
+        for service in ("grades", "audit", "backup"):
             if request.param == "sqlite":
                 url = f"sqlite:///{tmp_path / service}.db"
             else:
@@ -112,7 +113,7 @@ def test_rows_agree_with_the_newest_image_and_an_altered_row_is_named(scratch):
     assert bad["disagreements"] == [{"table": "grades.grades", "id": gid, "column": "awarded_on"}]
 
     # a row the change log shows changing at the set's time is in flight, not a failure
-    flight = audit_check.compare_rows(scratch, TENANT, as_of, _counts(scratch["grades"]), lambda ids: set(ids))
+    flight = audit_check.compare_rows(scratch, TENANT, as_of, _counts(scratch["grades"]), lambda images: set(images))
     assert flight["disagree"] == 0 and flight["in_flight"] == 1
 
     # after a live restore of the service, its older images no longer say what the rows hold
@@ -164,3 +165,31 @@ def test_restored_leaves_are_the_live_logs_and_a_difference_names_the_leaf(scrat
     scratch["audit"].execute(table.update().where(table.c.leaf_index == 6).values(leaf_index=None, leaf_hash=None))
     assert audit_check.compare_leaves(scratch["audit"], live, TENANT) == {
         "leaves": 5, "unsequenced": 1, "differs_at": None}
+
+
+class Store:
+    """The backup's store, reading its change log from the scratch backup database."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    @contextmanager
+    def reading(self):
+        with Session(bind=self.conn) as s:
+            yield s
+
+
+def test_in_flight_means_the_change_log_has_a_newer_event_than_the_image(scratch):
+    as_of, image_at = time.time(), time.time() - 30
+    moving = audit_check.in_flight_rows(Store(scratch["backup"]), TENANT, as_of)
+
+    def change(entity_id: str, at: float, tenant=TENANT) -> None:
+        scratch["backup"].execute(TenantChange.__table__.insert(), [{
+            "event_id": str(uuid.uuid4()), "tenant_id": tenant, "type": "grades.grade_changed",
+            "entity_type": "grade", "entity_id": entity_id, "occurred_at": at, "received_at": at, "lag_ms": 1.0,
+            "envelope": "{}"}])
+    change("same", image_at)  # the image's own event: the row was changed behind the log's back
+    change("newer", image_at + 10)  # a newer change the restored audit trail did not have yet
+    change("later", as_of + 60)  # long after the set: no excuse
+    change("elsewhere", image_at + 10, tenant="22222222-2222-2222-2222-222222222222")
+    assert moving({"same": image_at, "newer": image_at, "later": image_at, "elsewhere": image_at}) == {"newer"}

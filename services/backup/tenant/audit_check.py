@@ -4,9 +4,10 @@
    row image (`tenant_data.row_image`, the rule the change-log replay uses) must agree, on the
    image's columns, with the newest such image up to the set's time. Images older than the
    service's last live restore of the tenant (`<service>.tenant_data_restored`) are left out:
-   that restore rewrote the rows without row images of its own. A disagreement on a row that
-   the change log shows changing within the replay margin of the set's time is "in flight"
-   (the services' snapshots and the audit's are not one instant), not a failure.
+   that restore rewrote the rows without row images of its own. A disagreement on a row for
+   which the backup's change log holds an event newer than that image, up to the replay margin
+   after the set's time, is "in flight", not a failure: the services' snapshots and the audit's
+   are not one instant, and the audit's consumer may not have had that event yet.
 2. Leaves: the restored trail's (leaf_index, leaf_hash) pairs must be the live log's, leaf by
    leaf, up to the restored trail's newest leaf (the audit service's `tenant_audit_leaves`).
 """
@@ -60,7 +61,7 @@ def _restored_entries(audit: Connection, tenant_id: str):
 
 
 def compare_rows(connections: dict[str, Connection], tenant_id: str, as_of: float,
-                 restored_rows: dict[str, int], in_flight: Callable[[list[str]], set[str]]) -> dict:
+                 restored_rows: dict[str, int], in_flight: Callable[[dict[str, float]], set[str]]) -> dict:
     """Check 1 (module docstring). `connections`: service → connection to its restored scratch
     database (audit included); `restored_rows`: "service.table" → rows restored."""
     newest: dict[tuple[str, str, str], tuple[tuple[float, int], dict]] = {}
@@ -86,10 +87,12 @@ def compare_rows(connections: dict[str, Connection], tenant_id: str, as_of: floa
         if key not in newest or newest[key][0] < order:
             newest[key] = (order, image)
     by_table: dict[tuple[str, str], dict[str, dict]] = {}
+    image_time: dict[str, float] = {}
     for (service, table, row_id), (order, image) in newest.items():
         if order[0] <= restored_at.get(service, float("-inf")):
             continue  # a live restore rewrote this service's rows after the image
         by_table.setdefault((service, table), {})[row_id] = image
+        image_time[row_id] = max(image_time.get(row_id, order[0]), order[0])
     compared = agree = 0
     suspects: list[tuple[str, str, str]] = []
     for (service, name), images in sorted(by_table.items()):
@@ -109,7 +112,7 @@ def compare_rows(connections: dict[str, Connection], tenant_id: str, as_of: floa
                     agree += 1
                 else:
                     suspects.append((f"{service}.{name}", str(mapping[pk.name]), column))
-    moving = in_flight(sorted({row_id for _t, row_id, _c in suspects})) if suspects else set()
+    moving = in_flight({row_id: image_time[row_id] for _t, row_id, _c in suspects}) if suspects else set()
     disagreements = [s for s in suspects if s[1] not in moving]
     total = sum(n for key, n in restored_rows.items() if not key.startswith("audit."))
     return {"compared": compared, "agree": agree, "in_flight": len(suspects) - len(disagreements),
@@ -117,16 +120,18 @@ def compare_rows(connections: dict[str, Connection], tenant_id: str, as_of: floa
             "disagreements": [{"table": t, "id": i, "column": c} for t, i, c in disagreements[:EXAMPLES]]}
 
 
-def in_flight_rows(store, tenant_id: str, as_of: float) -> Callable[[list[str]], set[str]]:
-    """Row ids the change log shows changing within the replay margin of the set's time."""
-    def moving(ids: list[str]) -> set[str]:
-        out: set[str] = set()
+def in_flight_rows(store, tenant_id: str, as_of: float) -> Callable[[dict[str, float]], set[str]]:
+    """Of the given rows (id → time of the image compared), those for which the change log holds
+    a newer event, up to the replay margin after the set's time."""
+    def moving(images: dict[str, float]) -> set[str]:
+        ids, out = sorted(images), set()
         with store.reading() as s:
             for i in range(0, len(ids), PAGE):
-                out.update(s.scalars(select(TenantChange.entity_id).where(
-                    TenantChange.tenant_id == tenant_id, TenantChange.entity_id.in_(ids[i:i + PAGE]),
-                    TenantChange.occurred_at > as_of - REPLAY_MARGIN_SECONDS,
-                    TenantChange.occurred_at <= as_of + REPLAY_MARGIN_SECONDS)))
+                for entity_id, occurred in s.execute(select(TenantChange.entity_id, TenantChange.occurred_at).where(
+                        TenantChange.tenant_id == tenant_id, TenantChange.entity_id.in_(ids[i:i + PAGE]),
+                        TenantChange.occurred_at <= as_of + REPLAY_MARGIN_SECONDS)):
+                    if occurred > images[entity_id] + 0.000_5:
+                        out.add(entity_id)
         return out
     return moving
 
