@@ -53,3 +53,27 @@ def export_kit(session: Session, principal: Principal, keeper, *, tenant_id: str
             "first_checkpoint": cps[0][1] if cps else None, "consistency": chain, "entries": entries,
             "next_after_sequence": rows[-1][0] if more else None,
             "leaf_format": "SHA-256(0x00 || decimal leaf index || '\\n' || envelope as UTF-8)"}
+
+
+def tenant_leaves(session: Session, tenant_id: str, *, up_to: int | None = None, after: int | None = None,
+                  limit: int | None = None) -> dict:
+    """One page of a tenant's (leaf_index, leaf_hash) pairs in leaf order, up to leaf `up_to`
+    included: what a restore drill compares a restored audit trail with (read-only)."""
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise InvalidInput("tenant_id is required")
+    try:
+        limit = max(1, min(int(limit or PAGE), 5000))
+        up_to = None if up_to is None else int(up_to)
+        after = None if after is None else int(after)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("up_to, after and limit must be whole numbers") from exc
+    q = select(AuditEntry.leaf_index, AuditEntry.leaf_hash).where(
+        AuditEntry.tenant_id == tenant_id, AuditEntry.leaf_index.is_not(None))
+    if up_to is not None:
+        q = q.where(AuditEntry.leaf_index <= up_to)
+    if after is not None:
+        q = q.where(AuditEntry.leaf_index > after)
+    rows = session.execute(q.order_by(AuditEntry.leaf_index).limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    return {"items": [[i, bytes(h).hex() if h is not None else None] for i, h in rows],
+            "next_after": rows[-1][0] if more else None}

@@ -10,7 +10,7 @@ from services.kernel.nameko_support import RequestContext, ServiceBase, rpc
 
 from . import subject_export, trail
 from .keeper import AuditDatabase
-from .kit import export_kit
+from .kit import export_kit, tenant_leaves
 from .models import Base
 from .verification import run_verifier
 
@@ -71,6 +71,14 @@ class AuditService(ServiceBase):
         with self.db.reading() as s:
             return export_kit(s, self.ctx.require_principal(), self.db.keeper, tenant_id=tenant_id,
                               after_sequence=after_sequence, limit=limit)
+
+    @rpc
+    def tenant_audit_leaves(self, tenant_id, up_to=None, after=None, limit=None, credential=None) -> dict:
+        """A tenant's (leaf_index, leaf_hash) pairs up to a leaf, for the backup's restore drill
+        (service credential of scope `tenant_data`, or an operator); read-only."""
+        self._require_tenant_data_caller(credential)
+        with self.db.reading() as s:
+            return tenant_leaves(s, tenant_id, up_to=up_to, after=after, limit=limit)
 
     @rpc
     def subject_export_part(self, credential, subject, cursor=None, limit=500) -> dict:

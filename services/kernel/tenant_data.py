@@ -354,11 +354,12 @@ def import_rows(connection: Connection, metadata: MetaData, tenant_id: str, tabl
     return len(fresh)
 
 
-def replay_event(connection: Connection, metadata: MetaData, tenant_id: str, envelope: dict) -> str | None:
-    """Apply one event's after-image as a row of the table it describes, if it describes one:
-    the owned table whose single-column primary key is in the image and equals the entity id, and
-    whose columns hold every key of the image (its name matching the entity type first). Returns the table
-    name, or None when the event is not a row image (a login, an enrolment keyed otherwise)."""
+def row_image(metadata: MetaData, tenant_id: str, envelope: dict) -> tuple[Table, dict] | None:
+    """The row an event's after-image describes, if it describes one: the owned table whose
+    single-column primary key is in the image and equals the entity id, and whose columns hold
+    every key of the image (its name matching the entity type first). Returns the table and the
+    image's columns decoded as `decode_row` does (the key and `tenant_id` included), or None
+    when the event is not a row image (a login, an enrolment keyed otherwise)."""
     after = (envelope.get("data") or {}).get("after")
     entity = envelope.get("entity") or {}
     if not isinstance(after, dict) or not entity.get("id"):
@@ -385,6 +386,18 @@ def replay_event(connection: Connection, metadata: MetaData, tenant_id: str, env
     columns = set(table.c.keys())
     image = decode_row(table, {**{k: v for k, v in after.items() if k in columns}, pk.name: entity["id"],
                                "tenant_id": tenant_id})
+    return table, image
+
+
+def replay_event(connection: Connection, metadata: MetaData, tenant_id: str, envelope: dict) -> str | None:
+    """Apply one event's after-image (`row_image`) as a row of the table it describes, if it
+    describes one. Returns the table name, or None when the event is not a row image."""
+    described = row_image(metadata, tenant_id, envelope)
+    if described is None:
+        return None
+    table, image = described
+    entity = envelope["entity"]
+    pk = _pk(table)[0]
     current = connection.execute(select(table).where(pk == entity["id"], table.c.tenant_id == tenant_id)).first()
     if current is not None:
         connection.execute(table.update().where(and_(pk == entity["id"], table.c.tenant_id == tenant_id))

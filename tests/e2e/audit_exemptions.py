@@ -42,6 +42,9 @@ RPCS_WITHOUT_ENTRY: dict[str, dict[str, str]] = {
     "audit": {
         "subject_export_part": "a read for auth's export job (service credential), no route; the export request "
                                "and the download are auth's events",
+        "tenant_audit_leaves": "a read, system only: the backup's restore drill compares a restored audit trail's "
+                               "leaf hashes with the live log (service credential, scope tenant_data); the drill "
+                               "records backup.drill_completed",
     },
 }
 

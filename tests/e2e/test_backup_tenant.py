@@ -270,6 +270,11 @@ def test_full_and_incremental_restore_one_school_live_and_drills(platform, schoo
         assert drill["status"] == "succeeded", drill
         [report] = drill["result"]["tenants"]
         assert report["ok"] and report["checks"]["restored_equals_set"] == "ok"
+        # the restored rows agree with the audit log's newest row images, the trail with the live log
+        rows, leaves = report["checks"]["audit"]["rows"], report["checks"]["audit"]["leaves"]
+        assert rows["compared"] > 0 and rows["agree"] == rows["compared"] and rows["disagree"] == 0, rows
+        assert rows["not_compared"] >= 0 and rows["disagreements"] == []
+        assert leaves["leaves"] == report["checks"]["audit"]["entries_in_set"] and leaves["differs_at"] is None
         # ... and fails on a corrupted one
         archive = next((platform.data_dir / "backups" / "tenants" / tenant_a).glob("*-full-*.age"))
         data = bytearray(archive.read_bytes())
@@ -283,6 +288,30 @@ def test_full_and_incremental_restore_one_school_live_and_drills(platform, schoo
         assert cli.returncode == 2 and "does not decrypt" in cli.stderr
         drills = c.get("/v1/backup/drills").json()["items"]
         assert [d["status"] for d in drills[:2]] == ["failed", "succeeded"]
+
+        # 5. a set whose grade differs from the audit log (changed in the live database behind the
+        # platform's back, no event) fails the drill, naming the table, the row and the column; the
+        # rows the live restore above rewrote are no longer compared (no image describes them since)
+        altered = _grade(platform, 9)
+        assert wait_for(lambda: c.get("/v1/audit/events", params={
+            "entity_id": altered["id"], "tenant_id": tenant_a}).json()["items"])
+        engine = create_engine(normalise_url(live["grades"]))
+        try:
+            with engine.begin() as conn:
+                grades = service_metadata("grades").tables["grades"]
+                assert conn.execute(grades.update().where(grades.c.id == altered["id"])
+                                    .values(value=3)).rowcount == 1
+        finally:
+            engine.dispose()
+        assert _job(c, c.post(f"/v1/backup/tenants/{tenant_a}/sets", json={"kind": "full"}))["status"] == "succeeded"
+        drill = _job(c, c.post("/v1/backup/drills", json={"tenant_id": tenant_a}))
+        assert drill["status"] == "failed", drill
+        [report] = drill["result"]["tenants"]
+        rows = report["checks"]["audit"]["rows"]
+        assert not report["ok"] and rows["disagree"] == 1 and rows["compared"] >= 1, rows
+        assert rows["disagreements"] == [{"table": "grades.grades", "id": altered["id"], "column": "value"}]
+        assert f"grades.grades {altered['id']} column value" in report["error"]
+        assert report["checks"]["audit"]["leaves"]["differs_at"] is None
 
 
 def test_contract_end_handover_legal_hold_and_prune(platform, school_b):

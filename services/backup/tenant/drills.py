@@ -8,8 +8,13 @@ Per tenant:
 3. the live data now is compared with the restored data: equal when the change log holds
    no event of the tenant after the set, otherwise the drill reports how many changes
    happened since (the data legitimately moved on);
-4. the audit log: the restored audit trail holds as many of the tenant's entries as the
-   manifest says, and the manifest carries the newest signed audit checkpoint (reported).
+4. the audit log (`audit_check.py`): the restored audit trail holds as many of the tenant's
+   entries as the manifest says; every restored row that an entry of that trail describes as a
+   row image (the change-log replay's rule) agrees on the image's columns with the newest such
+   image up to the set's time (rows compared, agreeing, the first disagreements by table, id and
+   column; rows no event describes are counted, not compared); and the restored entries are the
+   live log's, leaf by leaf (same leaf index, same leaf hash, asked of the audit service). Any
+   disagreement fails the drill. The manifest's newest signed audit checkpoint is reported.
 """
 from __future__ import annotations
 
@@ -20,9 +25,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from services.kernel.db import make_engine
+
 from services.kernel.errors import AppError
 
-from . import changelog, keys
+from . import audit_check, changelog, keys
 from .archive import read_archive
 from .models import BackupSet
 from .restoring import choose_sets, restore_fresh
@@ -56,8 +63,9 @@ def drill_tenant(fleet: Fleet | None, store, config: Config, tenant_id: str, *, 
             for row in incrementals:
                 read_archive(str(local_copy(config, row, Path(scratch))), identity, public_key)
             report["checks"]["archives"] = f"{1 + len(incrementals)} verified"
-            restored = restore_fresh(config, full, [], full.as_of, url_for or scratch_url_for(Path(scratch)),
-                                     identity=identity)
+            urls = url_for or scratch_url_for(Path(scratch))
+            restored = restore_fresh(config, full, [], full.as_of, urls, identity=identity)
+            audit_rows, audit_leaves = _audit_checks(fleet, store, tenant_id, full.as_of, restored, urls)
         differing = sorted(t for t, d in restored["manifest_tables"].items() if restored["tables"].get(t) != d)
         report["checks"]["restored_equals_set"] = "ok" if not differing else f"differs: {', '.join(differing)}"
         with store.reading() as s:
@@ -78,11 +86,45 @@ def drill_tenant(fleet: Fleet | None, store, config: Config, tenant_id: str, *, 
         report["checks"]["audit"] = {
             "entries_in_set": audit["rows"] if audit else None,
             "restored_entries": restored["tables"].get("audit.audit_entries", {}).get("rows"),
-            "checkpoint": (restored.get("audit_checkpoint") or {}).get("event_id")}
-        report["ok"] = (not differing and (audit is None or report["checks"]["audit"]["entries_in_set"]
-                                           == report["checks"]["audit"]["restored_entries"])
+            "checkpoint": (restored.get("audit_checkpoint") or {}).get("event_id"),
+            "rows": audit_rows, "leaves": audit_leaves}
+        failures = []
+        if audit_rows and audit_rows["disagree"]:
+            first = audit_rows["disagreements"][0]
+            failures.append(f"{audit_rows['disagree']} restored rows disagree with the audit log, first "
+                            f"{first['table']} {first['id']} column {first['column']}")
+        if audit_leaves and audit_leaves["differs_at"] is not None:
+            failures.append(f"the restored audit trail differs from the live log at leaf {audit_leaves['differs_at']}")
+        if failures:
+            report["error"] = "; ".join(failures)
+        report["ok"] = (not differing and not failures
+                        and (audit is None or report["checks"]["audit"]["entries_in_set"]
+                             == report["checks"]["audit"]["restored_entries"])
                         and not str(report["checks"].get("live_equals_set", "ok")).startswith("differs"))
     except (AppError, FileNotFoundError, OSError) as exc:
         report["error"] = getattr(exc, "message", None) or str(exc)
     report["seconds"] = round(time.time() - started, 3)
     return report
+
+
+def _audit_checks(fleet: Fleet | None, store, tenant_id: str, as_of: float, restored: dict,
+                  url_for) -> tuple[dict | None, dict | None]:
+    """The row-image and leaf comparisons on the scratch databases (None: not possible, e.g. the
+    set holds no audit trail, or no fleet to ask the live log)."""
+    if "audit" not in restored["databases"]:
+        return None, None
+    engines = {s: make_engine(url_for(s), pool_size=1) for s in restored["databases"]}
+    try:
+        connections = {s: e.connect() for s, e in engines.items()}
+        try:
+            rows = audit_check.compare_rows(connections, tenant_id, as_of,
+                                            {k: v["rows"] for k, v in restored["tables"].items()},
+                                            audit_check.in_flight_rows(store, tenant_id, as_of))
+            leaves = audit_check.compare_leaves(connections["audit"], fleet, tenant_id) if fleet else None
+        finally:
+            for conn in connections.values():
+                conn.close()
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+    return rows, leaves
