@@ -352,6 +352,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/web/operator/tenants"): web(allow(Role.OPERATOR)),
     ("POST", "/web/operator/tenants"): web(allow(Role.OPERATOR)),
     ("GET", "/web/audit"): web(allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN)),
+    # web4: data-subject rights pages (gateway/web/pages_rights.py), the same roles as the API routes
+    ("GET", "/web/privacy-notice"): web(ANY_USER),
+    ("POST", "/web/privacy-notice"): web(ANY_USER),
+    ("GET", "/web/admin/privacy-notice"): web(allow(Role.SCHOOL_ADMIN)),
+    ("POST", "/web/admin/privacy-notice"): web(allow(Role.SCHOOL_ADMIN)),
+    ("GET", "/web/my-data"): web(ANY_USER),
+    ("POST", "/web/my-data/erasure"): web(ANY_USER),
+    ("POST", "/web/my-data/exports"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
+    ("GET", "/web/my-data/exports/{export_id}"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
+    ("GET", "/web/my-data/exports/{export_id}/download"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
     # --- end of web pages ---
 }
 

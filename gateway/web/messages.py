@@ -77,6 +77,13 @@ KNOWN = frozenset({
     N_("CNP check digit is wrong"), N_("CNP county code is not valid"), N_("CNP encodes an impossible birth date"),
     N_("CNP must be exactly 13 digits"), N_("CNP must not start with 0"), N_("birth_date does not match the CNP"),
     N_("this person is already registered by your institution"), N_("person not found"),
+    # data-subject rights (auth)
+    N_("you may export only your own data or your own child's"), N_("export not found"),
+    N_("this download link is not valid; read the export again for a new one"),
+    N_("this file was already downloaded; a download link works once (request a new export)"),
+    N_("this download link has expired; request a new export"),
+    N_("you may ask this only for yourself or for your own child"), N_("this institution has no privacy notice"),
+    N_("only the school's administrator exports another account's data"),
     # the pages' own
     N_("check the highlighted fields"), N_("the two passwords are not the same"),
 })
@@ -116,6 +123,8 @@ PATTERNS = (
     (re.compile(r"^(?P<field>[a-z_]+) is longer than (?P<n>\d+) characters$"),
      N_("%(field)s is longer than %(n)s characters")),
     (re.compile(r"^(?P<field>[a-z_]+) contains control characters$"), N_("%(field)s contains control characters")),
+    (re.compile(r"^version \d+ is not the current privacy notice \(version (?P<n>\d+)\); read it again$"),
+     N_("the privacy notice has changed (now version %(n)s); read it again")),
 )
 
 

@@ -29,6 +29,9 @@ WRONG_PASSWORD = (401, "not_authenticated", "invalid email or password")
 SAVED = 303
 NOT_IN_CLASS = (403, "forbidden", "you do not teach in this class")
 NO_SUCH_SUBJECT = (404, "not_found", "subject not found in this class")
+NO_NOTICE = (404, "not_found", "this institution has no privacy notice")  # the operator's platform tenant
+NOT_A_LINK = (404, "not_found", "this download link is not valid")
+EXPORTERS = (STU, STU2, PAR, ADM, ADMT)  # auth's subject-export requesters
 
 
 def _signed_out(partial=TO_CODE) -> dict:
@@ -133,6 +136,17 @@ MATRIX.update({
     ("GET", "/web/operator/tenants"): Row(page_only({OP: OK})),
     ("POST", "/web/operator/tenants"): Row(page_only({OP: FORM_CHECK})),
     ("GET", "/web/audit"): Row(page_only({OP: OK, DIR: OK, ADM: OK, ADMT: OK})),
+    # --- data-subject rights (pages_rights.py): the roles of the API routes they call ------------
+    ("GET", "/web/privacy-notice"): Row({**page_every_person(OK), OP: NO_NOTICE}),
+    ("POST", "/web/privacy-notice"): Row(page_every_person(FORM_CHECK)),
+    ("GET", "/web/admin/privacy-notice"): Row(page_only({ADM: OK, ADMT: OK})),
+    ("POST", "/web/admin/privacy-notice"): Row(page_only({ADM: FORM_CHECK, ADMT: FORM_CHECK})),
+    ("GET", "/web/my-data"): Row(page_every_person(OK)),
+    # an empty form asks for the caller's own erasure: answered (with the reasons) for everyone
+    ("POST", "/web/my-data/erasure"): Row(page_every_person(OK)),
+    ("POST", "/web/my-data/exports"): Row(page_only({c: SAVED for c in EXPORTERS})),
+    ("GET", "/web/my-data/exports/{export_id}"): Row(page_only({c: OK for c in EXPORTERS})),
+    ("GET", "/web/my-data/exports/{export_id}/download"): Row(page_only({c: NOT_A_LINK for c in EXPORTERS})),
 })
 
 
@@ -162,14 +176,15 @@ for _path in ("/web/", "/web/sign-in", "/web/password/forgot", "/web/password/re
               "/web/teacher/classes", "/web/student/grades", "/web/parent/grades", "/web/director/overview",
               "/web/statistics", "/web/admin/users", "/web/admin/invitations", "/web/admin/school",
               "/web/admin/clients", "/web/operator/tenants", "/web/audit", "/web/director/approvals",
-              "/web/director/periods"):
+              "/web/director/periods", "/web/privacy-notice", "/web/admin/privacy-notice", "/web/my-data"):
     page("GET", _path)
 for _path in ("/web/sign-in/code", "/web/sign-in/sms", "/web/enrol/totp", "/web/enrol/totp/confirm", "/web/enrol/sms",
               "/web/enrol/sms/confirm", "/web/profile/password", "/web/profile/email", "/web/profile/totp/disable",
               "/web/admin/users", "/web/admin/invitations", "/web/admin/classes", "/web/admin/subjects",
               "/web/admin/pupils", "/web/admin/assignments", "/web/admin/homeroom", "/web/admin/parents",
               "/web/admin/clients", "/web/operator/tenants", "/web/teacher/absences", "/web/director/amendments",
-              "/web/parent/motivation-requests"):
+              "/web/parent/motivation-requests", "/web/privacy-notice", "/web/admin/privacy-notice",
+              "/web/my-data/erasure", "/web/my-data/exports"):
     page("POST", _path)
 page("POST", "/web/sign-in", lambda: {"email": new_email("nimeni"), "password": "nu-e-parola-1"})
 page("POST", "/web/password/forgot", lambda: {"email": new_email("nimeni")})
@@ -250,6 +265,22 @@ def _grade(w, c, v):
     return page_call(w, w.token(c), "POST", "/web/teacher/grades", {
         "class_id": w.ids["A.class"], "subject_id": w.ids["A.math"], "student_id": w.ids["A.student_person"],
         "value": "9"})
+
+
+def _export_of(w: World, c: str) -> str:
+    """The caller's own export job (tenant A's rights area made one for each requester)."""
+    return w.ids.get(f"export.{c}", w.ids[f"export.{STU}"])
+
+
+@route("GET", "/web/my-data/exports/{export_id}")
+def _export_page(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/my-data/exports/{_export_of(w, c)}")
+
+
+@route("GET", "/web/my-data/exports/{export_id}/download")
+def _export_download(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/my-data/exports/{_export_of(w, c)}/download?token="
+                     "not-a-link-token-of-this-export-000000")
 
 
 @route("POST", "/web/sign-out")
