@@ -588,7 +588,8 @@ def test_the_school_admin_publishes_a_privacy_notice_from_its_page(platform, sch
         r = client.get("/web/admin/privacy-notice")
         assert r.status_code == 200 and "Publică notificarea de confidențialitate" in r.text
         assert 'name="text_ro"' in r.text and 'name="text_en"' in r.text
-        r = client.post("/web/admin/privacy-notice", data={"text_ro": "prea scurt", "text_en": NOTICE_EN})
+        r = client.post("/web/admin/privacy-notice", data={"text_ro": "prea scurt", "text_en": NOTICE_EN,
+                                                           "csrf": csrf})
         assert r.status_code == 422 and 'aria-invalid="true"' in r.text and "prea scurt" in r.text
         r = client.post("/web/admin/privacy-notice", data={"text_ro": NOTICE_RO, "text_en": NOTICE_EN})
         assert r.status_code == 403 and "formularul a expirat" in r.text  # no CSRF token
