@@ -362,6 +362,15 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/web/my-data/exports"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
     ("GET", "/web/my-data/exports/{export_id}"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
     ("GET", "/web/my-data/exports/{export_id}/download"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
+    ("GET", "/web/grade-disputes/new"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("POST", "/web/grade-disputes"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("POST", "/web/grade-disputes/{dispute_id}/escalation"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("GET", "/web/my-data/requests"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("POST", "/web/my-data/rectifications"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("GET", "/web/teacher/grade-disputes"): web(allow(Role.TEACHER)),
+    ("POST", "/web/grade-disputes/{dispute_id}/decision"): web(allow(Role.TEACHER, Role.DIRECTOR)),
+    ("GET", "/web/registry/rectifications"): web(allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN)),
+    ("POST", "/web/registry/rectifications/{request_id}/decision"): web(allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN)),
     # --- end of web pages ---
 }
 

@@ -84,6 +84,21 @@ KNOWN = frozenset({
     N_("this download link has expired; request a new export"),
     N_("you may ask this only for yourself or for your own child"), N_("this institution has no privacy notice"),
     N_("only the school's administrator exports another account's data"),
+    # rectification: grade disputes (grades) and registry data (registry)
+    N_("proposed_value must be a whole number from 1 to 10"), N_("propose a value or a qualifier, not both"),
+    N_("parents dispute only their own children's grades"), N_("students dispute only their own grades"),
+    N_("a cancelled grade cannot be disputed"), N_("this grade already has a dispute that is not decided finally"),
+    N_("the subject's teacher decides first; the director decides only an escalated dispute"),
+    N_("only the subject's teacher decides this dispute"), N_("an escalated dispute is decided by the director"),
+    N_("the teacher has rejected this dispute; only the requester may escalate it now"),
+    N_("this dispute has been decided finally"),
+    N_("the dispute proposes no value: send the corrected value (or qualifier)"),
+    N_("only the person who opened the dispute may escalate it"),
+    N_("only a dispute the teacher has rejected can be escalated (once)"), N_("grade dispute not found"),
+    N_("you may ask to rectify only your own record or your child's"),
+    N_("rectification request not found"), N_("this CNP belongs to another person in the registry"),
+    N_("a rectification of ethnicity, medical or social situation is decided by the registrar"),
+    N_("a CNP cannot be removed"),
     # the pages' own
     N_("check the highlighted fields"), N_("the two passwords are not the same"),
 })
@@ -123,6 +138,10 @@ PATTERNS = (
     (re.compile(r"^(?P<field>[a-z_]+) is longer than (?P<n>\d+) characters$"),
      N_("%(field)s is longer than %(n)s characters")),
     (re.compile(r"^(?P<field>[a-z_]+) contains control characters$"), N_("%(field)s contains control characters")),
+    (re.compile(r"^'(?P<field>[a-z_.]+)' is not a field of the person record"),
+     N_("%(field)s is not a field of the person record")),
+    (re.compile(r"^this rectification request was already (?P<status>[a-z]+)$"),
+     N_("this was already decided (%(status)s)")),
     (re.compile(r"^version \d+ is not the current privacy notice \(version (?P<n>\d+)\); read it again$"),
      N_("the privacy notice has changed (now version %(n)s); read it again")),
 )

@@ -105,7 +105,8 @@ async def _my_data(request: Request, services: ServicesDep, *, status_code: int 
                     for c in (await services.call("grades", "my_children")).get("items", [])]
     names = {c["id"]: c["name"] for c in children}
     return render(request, "my_data.html", status_code=status_code, exports=exports, children=children,
-                  names=names, can_export=bool(roles & EXPORTERS), erasure=erasure, **flash)
+                  names=names, can_export=bool(roles & EXPORTERS), can_request=bool(roles & {"student", "parent"}),
+                  erasure=erasure, **flash)
 
 
 @router.get("/my-data", summary="My data: export, erasure request")
