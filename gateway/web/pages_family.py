@@ -98,5 +98,6 @@ async def student_grades(request: Request, services: ServicesDep):
     newest = max(page["items"], key=lambda g: g["awarded_on"], default=None)
     card = await _card(services, newest["class_id"], me, lang_of(request)) if newest and me else None
     names = {s["id"]: s["name"] for s in card["card"]["subjects"]} if card else {}
-    disputable = [{**g, "subject": names.get(g["subject_id"], "")} for g in page["items"] if g["status"] != "cancelled"]
+    disputable = [{**g, "subject": names.get(g["subject_id"], "")} for g in page["items"]
+                  if g.get("status") != "cancelled"]
     return render(request, "student_grades.html", card=card, total=page.get("total", 0), disputable=disputable)

@@ -687,3 +687,81 @@ def test_a_pupil_acknowledges_the_notice_at_first_sign_in_and_downloads_their_ex
     page.reload()
     assert page.locator("a.download").count() == 0 and "deja descărcat" in page.inner_text("main")
     page.context.close()
+
+
+def test_a_grade_dispute_goes_from_the_pupil_to_the_teacher_and_the_director(platform, school):
+    t, pupil = school["teacher"], school["pupil"]
+    grade = _api(platform, "POST", "/v1/grades", t["token"], json={
+        "class_id": platform.demo["class"]["id"], "subject_id": school["subject"]["id"], "student_id": pupil,
+        "value": 4})
+    student, csrf = _cookie_client(platform, platform.token("student"))
+    with student:
+        r = student.get("/web/student/grades")
+        assert r.status_code == 200 and f"/web/grade-disputes/new?grade_id={grade['id']}" in r.text
+        r = student.get(f"/web/grade-disputes/new?grade_id={grade['id']}")
+        assert r.status_code == 200 and "Contestă o notă" in r.text
+        form = {"grade_id": grade["id"], "reason": "Am rezolvat corect exercițiul al doilea.", "proposed_value": "9"}
+        assert student.post("/web/grade-disputes", data=form).status_code == 403  # no CSRF token
+        r = student.post("/web/grade-disputes", data={**form, "proposed_value": "zece", "csrf": csrf})
+        assert r.status_code == 422 and 'aria-invalid="true"' in r.text
+        r = student.post("/web/grade-disputes", data={**form, "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/my-data/requests?done=dispute"
+        r = student.get("/web/my-data/requests")
+        assert r.status_code == 200 and "așteaptă profesorul" in r.text
+        dispute = re.search(r'id="dispute-([0-9a-f-]{36})" data-status="open"', r.text).group(1)
+    teacher, tcsrf = _cookie_client(platform, t["token"])
+    with teacher:
+        r = teacher.get("/web/teacher/grade-disputes")
+        assert r.status_code == 200 and f'id="dispute-{dispute}"' in r.text
+        decision = f"/web/grade-disputes/{dispute}/decision"
+        assert teacher.post(decision, data={"approve": "no", "reason": "x"}).status_code == 403
+        r = teacher.post(decision, data={"approve": "no", "reason": "Baremul a fost aplicat corect.", "csrf": tcsrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/teacher/grade-disputes?done=dispute"
+    student, csrf = _cookie_client(platform, platform.token("student"))
+    with student:
+        r = student.get("/web/my-data/requests")
+        assert "respinsă de profesor" in r.text and "Baremul a fost aplicat corect." in r.text
+        assert f'action="/web/grade-disputes/{dispute}/escalation"' in r.text
+        escalation = f"/web/grade-disputes/{dispute}/escalation"
+        assert student.post(escalation, data={}).status_code == 403
+        r = student.post(escalation, data={"reason": "Cer reanalizarea lucrării.", "csrf": csrf})
+        assert r.status_code == 303
+        r = student.post(escalation, data={"csrf": csrf})  # only once: the service's refusal, in Romanian
+        assert r.status_code == 409 and "doar o contestație respinsă de profesor" in r.text
+    director, dcsrf = _cookie_client(platform, platform.token("director"))
+    with director:
+        r = director.get("/web/director/approvals")
+        assert r.status_code == 200 and f'id="dispute-{dispute}"' in r.text
+        r = director.post(f"/web/grade-disputes/{dispute}/decision",
+                          data={"approve": "yes", "value": "9", "reason": "Punctajul a fost adunat greșit.",
+                                "csrf": dcsrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/director/approvals?done=dispute"
+    values = {g["id"]: g["value"] for g in _api(platform, "GET", "/v1/grades", t["token"],
+                                                params={"subject_id": school["subject"]["id"]})["items"]}
+    assert values[grade["id"]] == 9
+
+
+def test_a_pupil_asks_a_registry_rectification_and_the_school_admin_decides_it(platform, school):
+    student, csrf = _cookie_client(platform, platform.token("student"))
+    form = {"field": "personal.domicile_locality", "proposed_value": "Cluj-Napoca",
+            "reason": "m-am mutat la Cluj-Napoca"}
+    with student:
+        assert student.post("/web/my-data/rectifications", data=form).status_code == 403
+        r = student.post("/web/my-data/rectifications", data={**form, "field": "nu_exista", "csrf": csrf})
+        assert r.status_code == 422 and "nu_exista nu este un câmp al înregistrării persoanei" in r.text
+        r = student.post("/web/my-data/rectifications", data={**form, "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/my-data/requests?done=rectification"
+        r = student.get("/web/my-data/requests")
+        rect = re.search(r'id="rect-([0-9a-f-]{36})" data-status="pending"', r.text).group(1)
+    admin, acsrf = _cookie_client(platform, platform.token("admin"))
+    with admin:
+        r = admin.get("/web/registry/rectifications")
+        assert r.status_code == 200 and f'id="rect-{rect}"' in r.text and "Cluj-Napoca" in r.text
+        decision = f"/web/registry/rectifications/{rect}/decision"
+        assert admin.post(decision, data={"approve": "no", "reason": "x"}).status_code == 403
+        r = admin.post(decision, data={"approve": "no", "reason": "nu reiese din acte", "csrf": acsrf})
+        assert r.status_code == 303
+        assert f'id="rect-{rect}"' not in admin.get("/web/registry/rectifications").text
+    with _cookie_client(platform, platform.token("student"))[0] as student:
+        r = student.get("/web/my-data/requests")
+        assert f'id="rect-{rect}" data-status="rejected"' in r.text and "nu reiese din acte" in r.text
