@@ -765,3 +765,32 @@ def test_a_pupil_asks_a_registry_rectification_and_the_school_admin_decides_it(p
     with _cookie_client(platform, platform.token("student"))[0] as student:
         r = student.get("/web/my-data/requests")
         assert f'id="rect-{rect}" data-status="rejected"' in r.text and "nu reiese din acte" in r.text
+
+
+def test_the_rectification_pages_in_the_browser(platform, browser, school):
+    """axe-core and screenshots: the pupil's requests and dispute form, the teacher's disputes."""
+    u, t = platform.demo["users"]["student"], school["teacher"]
+    grade = _api(platform, "POST", "/v1/grades", t["token"], json={
+        "class_id": platform.demo["class"]["id"], "subject_id": school["subject"]["id"],
+        "student_id": school["pupil"], "value": 6})
+    page = new_page(browser)
+    sign_in(page, platform.url, u["email"], u["password"])
+    page.goto(platform.url + "/web/student/grades")
+    page.click("#dispute-links summary")
+    with page.expect_navigation():
+        page.click(f"a[href='/web/grade-disputes/new?grade_id={grade['id']}']")
+    check_main_page(page, "grade-dispute-new")
+    page.fill("#f-reason", "Răspunsul de la exercițiul trei este corect.")
+    page.fill("#f-proposed_value", "8")
+    with page.expect_navigation():
+        page.click("form[action='/web/grade-disputes'] button")
+    assert page.url.endswith("/web/my-data/requests?done=dispute")
+    assert "Contestația a fost trimisă profesorului disciplinei." in page.inner_text("main")
+    check_main_page(page, "my-requests")
+    page.context.close()
+    page = new_page(browser)
+    sign_in(page, platform.url, t["email"], t["password"], recovery_code=t["codes"].pop())
+    page.goto(platform.url + "/web/teacher/grade-disputes")
+    assert "Răspunsul de la exercițiul trei este corect." in page.inner_text("main")
+    check_main_page(page, "teacher-disputes")
+    page.context.close()
