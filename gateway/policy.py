@@ -371,6 +371,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/web/grade-disputes/{dispute_id}/decision"): web(allow(Role.TEACHER, Role.DIRECTOR)),
     ("GET", "/web/registry/rectifications"): web(allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN)),
     ("POST", "/web/registry/rectifications/{request_id}/decision"): web(allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN)),
+    ("GET", "/web/persons/{person_id}/restriction"): web(allow(Role.SCHOOL_ADMIN, Role.DIRECTOR)),
+    ("POST", "/web/persons/{person_id}/restriction"): web(allow(Role.SCHOOL_ADMIN, Role.DIRECTOR)),
     # --- end of web pages ---
 }
 

@@ -99,6 +99,8 @@ KNOWN = frozenset({
     N_("rectification request not found"), N_("this CNP belongs to another person in the registry"),
     N_("a rectification of ethnicity, medical or social situation is decided by the registrar"),
     N_("a CNP cannot be removed"),
+    N_("processing of this person's data is already restricted; lift the restriction first"),
+    N_("processing of this person's data is not restricted"),
     # the pages' own
     N_("check the highlighted fields"), N_("the two passwords are not the same"),
 })

@@ -17,7 +17,7 @@ from services.kernel.errors import NotFound
 
 from ..deps import ServicesDep
 from ..routes.rights_grades import DisputeDecisionIn, EscalationIn, GradeDisputeIn
-from ..routes.rights_registry import DecisionIn, RectificationIn
+from ..routes.rights_registry import DecisionIn, RectificationIn, RestrictionIn
 from . import sources
 from .forms import flash_args, form_of, or_raise, page_or_refusal, status_of, validated
 from .render import render, see_other
@@ -177,3 +177,30 @@ async def decide_rectification(request_id: UUID, request: Request, services: Ser
         return await page_or_refusal(request, refusal, _rectifications(
             request, services, status_code=status_of(refusal), failed=str(request_id), **flash_args(refusal)))
     return see_other("/web/registry/rectifications?done=1")
+
+
+# --- restriction of processing (registry) ----------------------------------------------------------
+async def _restriction(request: Request, services: ServicesDep, person_id: str, *, status_code: int = 200,
+                       form: dict | None = None, **flash):
+    state = await services.call("registry", "get_processing_restriction", person_id=person_id)
+    return render(request, "person_restriction.html", status_code=status_code, state=state, person_id=person_id,
+                  form=form or {}, done=request.query_params.get("done"), **flash)
+
+
+@router.get("/persons/{person_id}/restriction", summary="A person's restriction of processing, with its history")
+async def restriction(person_id: UUID, request: Request, services: ServicesDep):
+    return await _restriction(request, services, str(person_id))
+
+
+@router.post("/persons/{person_id}/restriction", summary="Set (restrict=yes) or lift the restriction, with a reason")
+async def change_restriction(person_id: UUID, request: Request, services: ServicesDep):
+    form = await form_of(request)
+    try:
+        body = validated(RestrictionIn, {"reason": form.get("reason", "")})
+        method = "set_processing_restriction" if form.get("restrict") == "yes" else "lift_processing_restriction"
+        await services.call("registry", method, person_id=str(person_id), reason=body.reason)
+    except Exception as exc:  # noqa: BLE001
+        refusal = or_raise(exc)
+        return await page_or_refusal(request, refusal, _restriction(
+            request, services, str(person_id), status_code=status_of(refusal), form=form, **flash_args(refusal)))
+    return see_other(f"/web/persons/{person_id}/restriction?done=1")

@@ -794,3 +794,30 @@ def test_the_rectification_pages_in_the_browser(platform, browser, school):
     assert "Răspunsul de la exercițiul trei este corect." in page.inner_text("main")
     check_main_page(page, "teacher-disputes")
     page.context.close()
+
+
+def test_the_director_restricts_and_lifts_the_processing_of_a_pupils_data(platform, school):
+    from tests.e2e.authz import new_cnp
+    pupil = _api(platform, "POST", "/v1/students", platform.token("admin"), json={
+        "email": unique_email("restrictie"), "password": PASSWORD, "last_name": "Rusu", "first_name": "Ilinca",
+        "cnp": new_cnp()})["person"]["id"]
+    director, csrf = _cookie_client(platform, platform.token("director"))
+    page = f"/web/persons/{pupil}/restriction"
+    with director:
+        r = director.get(f"/web/teacher/classes/{platform.demo['class']['id']}/catalog")
+        assert f'/web/persons/{school["pupil"]}/restriction' in r.text, "reached from the class's catalog"
+        r = director.get(page)
+        assert r.status_code == 200 and 'data-restricted="no"' in r.text
+        assert director.post(page, data={"restrict": "yes", "reason": "cererea elevei"}).status_code == 403
+        r = director.post(page, data={"restrict": "yes", "reason": "", "csrf": csrf})
+        assert r.status_code == 422 and 'aria-invalid="true"' in r.text
+        r = director.post(page, data={"restrict": "yes", "reason": "cererea scrisă a elevei", "csrf": csrf})
+        assert r.status_code == 303
+        r = director.get(page)
+        assert 'data-restricted="yes"' in r.text and "cererea scrisă a elevei" in r.text
+        assert _api(platform, "GET", f"/v1/persons/{pupil}/processing-restriction",
+                    platform.token("admin"))["restricted"] is True
+        r = director.post(page, data={"restrict": "no", "reason": "contestația a fost soluționată", "csrf": csrf})
+        assert r.status_code == 303 and 'data-restricted="no"' in director.get(page).text
+    state = _api(platform, "GET", f"/v1/persons/{pupil}/processing-restriction", platform.token("admin"))
+    assert state["restricted"] is False and state["history"][0]["lift_reason"] == "contestația a fost soluționată"

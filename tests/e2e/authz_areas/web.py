@@ -164,6 +164,10 @@ MATRIX.update({
     ("GET", "/web/registry/rectifications"): Row(page_only({CLERK: OK, ADM: OK, ADMT: OK})),
     ("POST", "/web/registry/rectifications/{request_id}/decision"): Row(page_only({CLERK: FORM_CHECK, ADM: FORM_CHECK,
                                                                                     ADMT: FORM_CHECK})),
+    # the demo pupil's restriction is read, never set (an empty form is refused by the page)
+    ("GET", "/web/persons/{person_id}/restriction"): Row(page_only({ADM: OK, DIR: OK, ADMT: OK})),
+    ("POST", "/web/persons/{person_id}/restriction"): Row(page_only({ADM: FORM_CHECK, DIR: FORM_CHECK,
+                                                                     ADMT: FORM_CHECK})),
 })
 
 
@@ -319,6 +323,16 @@ def _dispute_decision(w, c, v):  # an empty form: refused by the page before the
 @route("POST", "/web/registry/rectifications/{request_id}/decision")
 def _rectification_decision(w, c, v):
     return page_call(w, w.token(c), "POST", f"/web/registry/rectifications/{w.ids['A.rect']}/decision")
+
+
+@route("GET", "/web/persons/{person_id}/restriction")
+def _restriction_page(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/persons/{w.ids['A.student_person']}/restriction")
+
+
+@route("POST", "/web/persons/{person_id}/restriction")
+def _restriction_change(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/persons/{w.ids['A.student_person']}/restriction")
 
 
 @route("POST", "/web/sign-out")
