@@ -634,6 +634,9 @@ def test_a_parent_exports_a_childs_data_and_not_another_pupils(platform, school)
     token = platform.sign_in(p["email"], p["password"])["access_token"]
     client, csrf = _cookie_client(platform, token)
     with client:
+        r = client.get("/web/parent/grades")  # a child's grade can be disputed from the report card
+        link = re.search(r'href="(/web/grade-disputes/new\?grade_id=[0-9a-f-]{36})"', r.text)
+        assert r.status_code == 200 and link and client.get(link.group(1)).status_code == 200
         r = client.get("/web/my-data")
         assert r.status_code == 200 and f'<option value="{school["pupil"]}">' in r.text
         r = client.post("/web/my-data/exports", data={"person_id": school["pupil"], "csrf": csrf})
