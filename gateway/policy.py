@@ -352,6 +352,27 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/web/operator/tenants"): web(allow(Role.OPERATOR)),
     ("POST", "/web/operator/tenants"): web(allow(Role.OPERATOR)),
     ("GET", "/web/audit"): web(allow(Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN)),
+    # web4: data-subject rights pages (gateway/web/pages_rights.py), the same roles as the API routes
+    ("GET", "/web/privacy-notice"): web(ANY_USER),
+    ("POST", "/web/privacy-notice"): web(ANY_USER),
+    ("GET", "/web/admin/privacy-notice"): web(allow(Role.SCHOOL_ADMIN)),
+    ("POST", "/web/admin/privacy-notice"): web(allow(Role.SCHOOL_ADMIN)),
+    ("GET", "/web/my-data"): web(ANY_USER),
+    ("POST", "/web/my-data/erasure"): web(ANY_USER),
+    ("POST", "/web/my-data/exports"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
+    ("GET", "/web/my-data/exports/{export_id}"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
+    ("GET", "/web/my-data/exports/{export_id}/download"): web(allow(Role.STUDENT, Role.PARENT, Role.SCHOOL_ADMIN)),
+    ("GET", "/web/grade-disputes/new"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("POST", "/web/grade-disputes"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("POST", "/web/grade-disputes/{dispute_id}/escalation"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("GET", "/web/my-data/requests"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("POST", "/web/my-data/rectifications"): web(allow(Role.STUDENT, Role.PARENT)),
+    ("GET", "/web/teacher/grade-disputes"): web(allow(Role.TEACHER)),
+    ("POST", "/web/grade-disputes/{dispute_id}/decision"): web(allow(Role.TEACHER, Role.DIRECTOR)),
+    ("GET", "/web/registry/rectifications"): web(allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN)),
+    ("POST", "/web/registry/rectifications/{request_id}/decision"): web(allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN)),
+    ("GET", "/web/persons/{person_id}/restriction"): web(allow(Role.SCHOOL_ADMIN, Role.DIRECTOR)),
+    ("POST", "/web/persons/{person_id}/restriction"): web(allow(Role.SCHOOL_ADMIN, Role.DIRECTOR)),
     # --- end of web pages ---
 }
 

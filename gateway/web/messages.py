@@ -77,6 +77,30 @@ KNOWN = frozenset({
     N_("CNP check digit is wrong"), N_("CNP county code is not valid"), N_("CNP encodes an impossible birth date"),
     N_("CNP must be exactly 13 digits"), N_("CNP must not start with 0"), N_("birth_date does not match the CNP"),
     N_("this person is already registered by your institution"), N_("person not found"),
+    # data-subject rights (auth)
+    N_("you may export only your own data or your own child's"), N_("export not found"),
+    N_("this download link is not valid; read the export again for a new one"),
+    N_("this file was already downloaded; a download link works once (request a new export)"),
+    N_("this download link has expired; request a new export"),
+    N_("you may ask this only for yourself or for your own child"), N_("this institution has no privacy notice"),
+    N_("only the school's administrator exports another account's data"),
+    # rectification: grade disputes (grades) and registry data (registry)
+    N_("proposed_value must be a whole number from 1 to 10"), N_("propose a value or a qualifier, not both"),
+    N_("parents dispute only their own children's grades"), N_("students dispute only their own grades"),
+    N_("a cancelled grade cannot be disputed"), N_("this grade already has a dispute that is not decided finally"),
+    N_("the subject's teacher decides first; the director decides only an escalated dispute"),
+    N_("only the subject's teacher decides this dispute"), N_("an escalated dispute is decided by the director"),
+    N_("the teacher has rejected this dispute; only the requester may escalate it now"),
+    N_("this dispute has been decided finally"),
+    N_("the dispute proposes no value: send the corrected value (or qualifier)"),
+    N_("only the person who opened the dispute may escalate it"),
+    N_("only a dispute the teacher has rejected can be escalated (once)"), N_("grade dispute not found"),
+    N_("you may ask to rectify only your own record or your child's"),
+    N_("rectification request not found"), N_("this CNP belongs to another person in the registry"),
+    N_("a rectification of ethnicity, medical or social situation is decided by the registrar"),
+    N_("a CNP cannot be removed"),
+    N_("processing of this person's data is already restricted; lift the restriction first"),
+    N_("processing of this person's data is not restricted"),
     # the pages' own
     N_("check the highlighted fields"), N_("the two passwords are not the same"),
 })
@@ -116,6 +140,12 @@ PATTERNS = (
     (re.compile(r"^(?P<field>[a-z_]+) is longer than (?P<n>\d+) characters$"),
      N_("%(field)s is longer than %(n)s characters")),
     (re.compile(r"^(?P<field>[a-z_]+) contains control characters$"), N_("%(field)s contains control characters")),
+    (re.compile(r"^'(?P<field>[a-z_.]+)' is not a field of the person record"),
+     N_("%(field)s is not a field of the person record")),
+    (re.compile(r"^this rectification request was already (?P<status>[a-z]+)$"),
+     N_("this was already decided (%(status)s)")),
+    (re.compile(r"^version \d+ is not the current privacy notice \(version (?P<n>\d+)\); read it again$"),
+     N_("the privacy notice has changed (now version %(n)s); read it again")),
 )
 
 

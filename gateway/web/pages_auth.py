@@ -13,6 +13,7 @@ from .forms import Refusal, flash_args, form_of, validated
 from .forms import or_raise as _or_raise
 from .forms import status_of as _status
 from .i18n import LANGUAGES
+from .pages_rights import notice_redirect
 from .render import local_path, render, see_other
 from .session import LANG_COOKIE, WebSession, cookie_header
 
@@ -29,7 +30,7 @@ def _signed_in(request: Request, answer: dict, next_url: str | None = None):
         return see_other("/web/sign-in/code")
     if status == "enrolment_required":
         return see_other("/web/enrol")
-    return see_other(local_path(next_url, HOME))
+    return see_other(notice_redirect(answer, local_path(next_url, HOME)))
 
 
 @router.get("/", summary="The web application: your home page, or sign-in")

@@ -47,7 +47,9 @@ async def _queue(request: Request, services: ServicesDep, *, status_code: int = 
                   for i, p in enumerate(catalog["pupils"], 1)]
     else:
         amend_class = None
+    disputes = await sources.all_items(services, "grades", "list_grade_disputes", status="escalated")
     return render(request, "director_approvals.html", status_code=status_code, delegations=delegations,
+                  disputes=disputes,
                   motivations=motivations, classes=classes, subjects=subjects, people=people, pupils=pupils,
                   directory=directory, closed_periods=closed_periods, amend_class=amend_class, roster=roster,
                   done=request.query_params.get("done"), failed=failed, form=form or {}, **flash)

@@ -63,6 +63,10 @@ async def _parent_page(request: Request, services: ServicesDep, *, status_code: 
                "requests": [r for r in requests_ if r["student_id"] == child["student_id"]]}
         if current:
             kid.update(await _card(services, current["class_id"], child["student_id"], lang))
+            names = {s["id"]: s["name"] for s in kid["card"]["subjects"]}
+            grades = (await sources.grades(services, student_id=child["student_id"]))["items"]
+            kid["disputable"] = [{**g, "subject": names.get(g["subject_id"], "")} for g in grades
+                                 if g.get("status") != "cancelled"]
         kids.append(kid)
     return render(request, "parent_grades.html", status_code=status_code, children=kids, today=date.today().isoformat(),
                   done=request.query_params.get("requested"), failed=failed, form=form or {}, **flash)
@@ -97,4 +101,7 @@ async def student_grades(request: Request, services: ServicesDep):
     # the newest grade's class is the pupil's current class
     newest = max(page["items"], key=lambda g: g["awarded_on"], default=None)
     card = await _card(services, newest["class_id"], me, lang_of(request)) if newest and me else None
-    return render(request, "student_grades.html", card=card, total=page.get("total", 0))
+    names = {s["id"]: s["name"] for s in card["card"]["subjects"]} if card else {}
+    disputable = [{**g, "subject": names.get(g["subject_id"], "")} for g in page["items"]
+                  if g.get("status") != "cancelled"]
+    return render(request, "student_grades.html", card=card, total=page.get("total", 0), disputable=disputable)

@@ -61,9 +61,24 @@ def test_teacher_enters_a_grade_by_keyboard_and_the_pupil_reads_it_on_postgresql
             assert [a["hour"] for a in absences if a["subject_id"] == subject["id"]] == [3]
             student = demo["users"]["student"]
             page = new_page(browser)
-            sign_in(page, platform.url, student["email"], student["password"])
+            sign_in(page, platform.url, student["email"], student["password"], acknowledge=False)
+            assert "/web/privacy-notice?next=" in page.url, "the notice comes first at the first sign-in"
+            with page.expect_navigation():
+                page.click("#acknowledge button")
             row = page.locator("tr", has_text="Geografie")
             assert row.locator(".mark").all_inner_texts()[-1].startswith("10")
+            # the pupil's export, on PostgreSQL too: asked, followed, downloaded once
+            page.goto(platform.url + "/web/my-data")
+            with page.expect_navigation():
+                page.click("form[action='/web/my-data/exports'] button")
+
+            def finished():
+                page.reload()
+                return page.get_attribute("#export-status", "data-status") in ("done", "failed")
+            assert wait_until(finished, timeout=60) and page.get_attribute("#export-status", "data-status") == "done"
+            link = page.locator("a.download[data-format=json]").get_attribute("href")
+            assert page.request.get(platform.url + link).json()["subject"]["person_id"] == pupil
+            assert page.request.get(platform.url + link).status == 409
             # a parent of the pupil reads the grade and the absence on the child's report card
             parent = _member(platform, "parent")
             _api(platform, "POST", f"/v1/users/{parent['id']}/children", admin, json={"student_id": pupil})

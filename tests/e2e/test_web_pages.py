@@ -561,3 +561,267 @@ def test_pages_take_the_cookie_only_and_the_api_the_bearer_only(platform, browse
         assert r.status_code == 303 and r.headers["location"].startswith("/web/sign-in")
         r = c.get("/web/student/grades", headers={"Cookie": cookie})
         assert r.status_code == 200 and "Notele mele" in r.text
+
+
+# -- data-subject rights (pages_rights.py) ---------------------------------------------------------
+NOTICE_RO = ("Notă de informare privind prelucrarea datelor. Operator: școala; împuternicit: platforma. "
+             "Scopuri: ținerea catalogului și a registrului matricol. Temei legal: obligația legală. Păstrare: "
+             "registrul matricol nu se șterge niciodată (REG-8). Destinatari: sistemele ministerului. ")
+NOTICE_EN = ("Privacy notice about the processing of personal data. Controller: the school; processor: the "
+             "platform. Purposes: keeping the catalog and the registry. Legal basis: legal obligation. Retention: "
+             "registry data are never deleted (REG-8). Recipients: the ministry's systems. ")
+
+
+def _cookie_client(platform, token: str, lang: str = "ro"):
+    """A browser-less client with the sealed session cookie and a CSRF nonce, as the pages set them."""
+    from gateway.web.session import CSRF_COOKIE, LANG_COOKIE
+    keys = SessionKeys((platform.data_dir / "keys" / "web_session.key").read_bytes())
+    nonce = keys.new_nonce()
+    client = httpx.Client(base_url=platform.url, verify=str(platform.ca_file), timeout=30, cookies={
+        SESSION_COOKIE: keys.seal(WebSession(token)), CSRF_COOKIE: nonce, LANG_COOKIE: lang})
+    return client, keys.csrf_token(nonce)
+
+
+def test_the_school_admin_publishes_a_privacy_notice_from_its_page(platform, school):
+    before = _api(platform, "GET", "/v1/privacy-notice", platform.token("admin"))["version"]
+    client, csrf = _cookie_client(platform, platform.token("admin"))
+    with client:
+        r = client.get("/web/admin/privacy-notice")
+        assert r.status_code == 200 and "Publică notificarea de confidențialitate" in r.text
+        assert 'name="text_ro"' in r.text and 'name="text_en"' in r.text
+        r = client.post("/web/admin/privacy-notice", data={"text_ro": "prea scurt", "text_en": NOTICE_EN,
+                                                           "csrf": csrf})
+        assert r.status_code == 422 and 'aria-invalid="true"' in r.text and "prea scurt" in r.text
+        r = client.post("/web/admin/privacy-notice", data={"text_ro": NOTICE_RO, "text_en": NOTICE_EN})
+        assert r.status_code == 403 and "formularul a expirat" in r.text  # no CSRF token
+        r = client.post("/web/admin/privacy-notice", data={"text_ro": NOTICE_RO, "text_en": NOTICE_EN,
+                                                           "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/admin/privacy-notice?done=1"
+    notice = _api(platform, "GET", "/v1/privacy-notice", platform.token("admin"), params={"lang": "ro"})
+    assert notice["version"] == before + 1 and notice["text"] == NOTICE_RO.strip()
+    # a pupil may not publish
+    client, csrf = _cookie_client(platform, platform.token("student"))
+    with client:
+        r = client.post("/web/admin/privacy-notice", data={"text_ro": NOTICE_RO, "text_en": NOTICE_EN,
+                                                           "csrf": csrf})
+        assert r.status_code == 403 and 'data-error="forbidden"' in r.text
+
+
+def test_my_data_forms_refuse_a_post_without_the_csrf_token_and_answer_an_erasure_with_the_law(platform, school):
+    client, csrf = _cookie_client(platform, platform.token("student"))
+    with client:
+        for path in ("/web/privacy-notice", "/web/my-data/exports", "/web/my-data/erasure"):
+            r = client.post(path, data={"version": "1"})
+            assert r.status_code == 403 and "formularul a expirat" in r.text, path
+        r = client.get("/web/my-data")
+        assert r.status_code == 200 and "Datele mele" in r.text and 'action="/web/my-data/exports"' in r.text
+        r = client.post("/web/my-data/erasure", data={"reason": "am terminat școala", "csrf": csrf})
+        assert r.status_code == 200 and 'id="erasure-answer"' in r.text
+        assert "Registrul matricol păstrează datele pe toată durata vieții persoanei (REG-8)" in r.text
+        r = client.post("/web/my-data/erasure", data={"person_id": "nu-e-un-id", "csrf": csrf})
+        assert r.status_code == 422 and 'data-error="invalid_input"' in r.text
+    # a teacher has no export of their own in the API (auth's exporters): neither form nor route
+    client, csrf = _cookie_client(platform, school["teacher"]["token"])
+    with client:
+        r = client.get("/web/my-data")
+        assert r.status_code == 200 and 'action="/web/my-data/exports"' not in r.text
+        assert 'action="/web/my-data/erasure"' in r.text
+        r = client.post("/web/my-data/exports", data={"csrf": csrf})
+        assert r.status_code == 403
+
+
+def test_a_parent_exports_a_childs_data_and_not_another_pupils(platform, school):
+    p = school["parent"]
+    token = platform.sign_in(p["email"], p["password"])["access_token"]
+    client, csrf = _cookie_client(platform, token)
+    with client:
+        r = client.get("/web/parent/grades")  # a child's grade can be disputed from the report card
+        link = re.search(r'href="(/web/grade-disputes/new\?grade_id=[0-9a-f-]{36})"', r.text)
+        assert r.status_code == 200 and link and client.get(link.group(1)).status_code == 200
+        r = client.get("/web/my-data")
+        assert r.status_code == 200 and f'<option value="{school["pupil"]}">' in r.text
+        r = client.post("/web/my-data/exports", data={"person_id": school["pupil"], "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"].startswith("/web/my-data/exports/")
+        r = client.get(r.headers["location"])
+        assert r.status_code == 200 and 'id="export-status"' in r.text
+        stranger = "00000000-0000-4000-8000-000000000001"
+        r = client.post("/web/my-data/exports", data={"person_id": stranger, "csrf": csrf})
+        assert r.status_code == 403 and 'data-error="forbidden"' in r.text
+
+
+def test_a_pupil_acknowledges_the_notice_at_first_sign_in_and_downloads_their_export(platform, browser, school):
+    # a new version: every user is asked again, so this pupil's sign-in meets the notice
+    _api(platform, "PUT", "/v1/admin/privacy-notice", platform.token("admin"),
+         json={"text_ro": NOTICE_RO + "Versiune nouă.", "text_en": NOTICE_EN + "New version."})
+    u = platform.demo["users"]["student"]
+    page = new_page(browser)
+    sign_in(page, platform.url, u["email"], u["password"], acknowledge=False)
+    assert "/web/privacy-notice?next=" in page.url
+    assert "registrul matricol nu se șterge niciodată" in page.inner_text("main")
+    assert "Versiune nouă." in page.inner_text("main") and "New version" not in page.inner_text("main")
+    check_main_page(page, "privacy-notice")
+    with page.expect_navigation():
+        page.click("#acknowledge button")
+    assert page.url.endswith("/web/student/grades")
+    assert _api(platform, "GET", "/v1/privacy-notice", platform.token("student"))["acknowledged"] is True
+    page.goto(platform.url + "/web/privacy-notice")  # from the footer at any time: now acknowledged
+    assert page.locator("#acknowledged").count() == 1 and page.locator("#acknowledge").count() == 0
+    with page.expect_navigation():
+        page.click("footer a[href='/web/privacy-notice']")
+    with page.expect_navigation():
+        page.click("nav a[href='/web/my-data']")
+    check_main_page(page, "my-data")
+    with page.expect_navigation():
+        page.click("form[action='/web/my-data/exports'] button")
+    assert "/web/my-data/exports/" in page.url
+
+    def done():
+        page.reload()
+        return page.get_attribute("#export-status", "data-status") in ("done", "failed")
+    assert wait_until(done, timeout=60), page.inner_text("main")
+    assert page.get_attribute("#export-status", "data-status") == "done", page.inner_text("main")
+    check_main_page(page, "my-data-export")
+    links = {a.get_attribute("data-format"): a.get_attribute("href") for a in page.locator("a.download").all()}
+    assert set(links) == {"json", "pdf"}
+    r = page.request.get(platform.url + links["json"])
+    assert r.status == 200 and r.json()["subject"]["person_id"] == school["pupil"]
+    assert page.request.get(platform.url + links["json"]).status == 409, "a link works once"
+    r = page.request.get(platform.url + links["pdf"])
+    assert r.status == 200 and r.body()[:5] == b"%PDF-"
+    page.reload()
+    assert page.locator("a.download").count() == 0 and "deja descărcat" in page.inner_text("main")
+    page.context.close()
+
+
+def test_a_grade_dispute_goes_from_the_pupil_to_the_teacher_and_the_director(platform, school):
+    t, pupil = school["teacher"], school["pupil"]
+    grade = _api(platform, "POST", "/v1/grades", t["token"], json={
+        "class_id": platform.demo["class"]["id"], "subject_id": school["subject"]["id"], "student_id": pupil,
+        "value": 4})
+    student, csrf = _cookie_client(platform, platform.token("student"))
+    with student:
+        r = student.get("/web/student/grades")
+        assert r.status_code == 200 and f"/web/grade-disputes/new?grade_id={grade['id']}" in r.text
+        r = student.get(f"/web/grade-disputes/new?grade_id={grade['id']}")
+        assert r.status_code == 200 and "Contestă o notă" in r.text
+        form = {"grade_id": grade["id"], "reason": "Am rezolvat corect exercițiul al doilea.", "proposed_value": "9"}
+        assert student.post("/web/grade-disputes", data=form).status_code == 403  # no CSRF token
+        r = student.post("/web/grade-disputes", data={**form, "proposed_value": "zece", "csrf": csrf})
+        assert r.status_code == 422 and 'aria-invalid="true"' in r.text
+        r = student.post("/web/grade-disputes", data={**form, "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/my-data/requests?done=dispute"
+        r = student.get("/web/my-data/requests")
+        assert r.status_code == 200 and "așteaptă profesorul" in r.text
+        dispute = re.search(r'id="dispute-([0-9a-f-]{36})" data-status="open"', r.text).group(1)
+    teacher, tcsrf = _cookie_client(platform, t["token"])
+    with teacher:
+        r = teacher.get("/web/teacher/grade-disputes")
+        assert r.status_code == 200 and f'id="dispute-{dispute}"' in r.text
+        decision = f"/web/grade-disputes/{dispute}/decision"
+        assert teacher.post(decision, data={"approve": "no", "reason": "x"}).status_code == 403
+        r = teacher.post(decision, data={"approve": "no", "reason": "Baremul a fost aplicat corect.", "csrf": tcsrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/teacher/grade-disputes?done=dispute"
+    student, csrf = _cookie_client(platform, platform.token("student"))
+    with student:
+        r = student.get("/web/my-data/requests")
+        assert "respinsă de profesor" in r.text and "Baremul a fost aplicat corect." in r.text
+        assert f'action="/web/grade-disputes/{dispute}/escalation"' in r.text
+        escalation = f"/web/grade-disputes/{dispute}/escalation"
+        assert student.post(escalation, data={}).status_code == 403
+        r = student.post(escalation, data={"reason": "Cer reanalizarea lucrării.", "csrf": csrf})
+        assert r.status_code == 303
+        r = student.post(escalation, data={"csrf": csrf})  # only once: the service's refusal, in Romanian
+        assert r.status_code == 409 and "doar o contestație respinsă de profesor" in r.text
+    director, dcsrf = _cookie_client(platform, platform.token("director"))
+    with director:
+        r = director.get("/web/director/approvals")
+        assert r.status_code == 200 and f'id="dispute-{dispute}"' in r.text
+        r = director.post(f"/web/grade-disputes/{dispute}/decision",
+                          data={"approve": "yes", "value": "9", "reason": "Punctajul a fost adunat greșit.",
+                                "csrf": dcsrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/director/approvals?done=dispute"
+    values = {g["id"]: g["value"] for g in _api(platform, "GET", "/v1/grades", t["token"],
+                                                params={"subject_id": school["subject"]["id"]})["items"]}
+    assert values[grade["id"]] == 9
+
+
+def test_a_pupil_asks_a_registry_rectification_and_the_school_admin_decides_it(platform, school):
+    student, csrf = _cookie_client(platform, platform.token("student"))
+    form = {"field": "personal.domicile_locality", "proposed_value": "Cluj-Napoca",
+            "reason": "m-am mutat la Cluj-Napoca"}
+    with student:
+        assert student.post("/web/my-data/rectifications", data=form).status_code == 403
+        r = student.post("/web/my-data/rectifications", data={**form, "field": "nu_exista", "csrf": csrf})
+        assert r.status_code == 422 and "nu_exista nu este un câmp al înregistrării persoanei" in r.text
+        r = student.post("/web/my-data/rectifications", data={**form, "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/web/my-data/requests?done=rectification"
+        r = student.get("/web/my-data/requests")
+        rect = re.search(r'id="rect-([0-9a-f-]{36})" data-status="pending"', r.text).group(1)
+    admin, acsrf = _cookie_client(platform, platform.token("admin"))
+    with admin:
+        r = admin.get("/web/registry/rectifications")
+        assert r.status_code == 200 and f'id="rect-{rect}"' in r.text and "Cluj-Napoca" in r.text
+        decision = f"/web/registry/rectifications/{rect}/decision"
+        assert admin.post(decision, data={"approve": "no", "reason": "x"}).status_code == 403
+        r = admin.post(decision, data={"approve": "no", "reason": "nu reiese din acte", "csrf": acsrf})
+        assert r.status_code == 303
+        assert f'id="rect-{rect}"' not in admin.get("/web/registry/rectifications").text
+    with _cookie_client(platform, platform.token("student"))[0] as student:
+        r = student.get("/web/my-data/requests")
+        assert f'id="rect-{rect}" data-status="rejected"' in r.text and "nu reiese din acte" in r.text
+
+
+def test_the_rectification_pages_in_the_browser(platform, browser, school):
+    """axe-core and screenshots: the pupil's requests and dispute form, the teacher's disputes."""
+    u, t = platform.demo["users"]["student"], school["teacher"]
+    grade = _api(platform, "POST", "/v1/grades", t["token"], json={
+        "class_id": platform.demo["class"]["id"], "subject_id": school["subject"]["id"],
+        "student_id": school["pupil"], "value": 6})
+    page = new_page(browser)
+    sign_in(page, platform.url, u["email"], u["password"])
+    page.goto(platform.url + "/web/student/grades")
+    page.click("#dispute-links summary")
+    with page.expect_navigation():
+        page.click(f"a[href='/web/grade-disputes/new?grade_id={grade['id']}']")
+    check_main_page(page, "grade-dispute-new")
+    page.fill("#f-reason", "Răspunsul de la exercițiul trei este corect.")
+    page.fill("#f-proposed_value", "8")
+    with page.expect_navigation():
+        page.click("form[action='/web/grade-disputes'] button")
+    assert page.url.endswith("/web/my-data/requests?done=dispute")
+    assert "Contestația a fost trimisă profesorului disciplinei." in page.inner_text("main")
+    check_main_page(page, "my-requests")
+    page.context.close()
+    page = new_page(browser)
+    sign_in(page, platform.url, t["email"], t["password"], recovery_code=t["codes"].pop())
+    page.goto(platform.url + "/web/teacher/grade-disputes")
+    assert "Răspunsul de la exercițiul trei este corect." in page.inner_text("main")
+    check_main_page(page, "teacher-disputes")
+    page.context.close()
+
+
+def test_the_director_restricts_and_lifts_the_processing_of_a_pupils_data(platform, school):
+    from tests.e2e.authz import new_cnp
+    pupil = _api(platform, "POST", "/v1/students", platform.token("admin"), json={
+        "email": unique_email("restrictie"), "password": PASSWORD, "last_name": "Rusu", "first_name": "Ilinca",
+        "cnp": new_cnp()})["person"]["id"]
+    director, csrf = _cookie_client(platform, platform.token("director"))
+    page = f"/web/persons/{pupil}/restriction"
+    with director:
+        r = director.get(f"/web/teacher/classes/{platform.demo['class']['id']}/catalog")
+        assert f'/web/persons/{school["pupil"]}/restriction' in r.text, "reached from the class's catalog"
+        r = director.get(page)
+        assert r.status_code == 200 and 'data-restricted="no"' in r.text
+        assert director.post(page, data={"restrict": "yes", "reason": "cererea elevei"}).status_code == 403
+        r = director.post(page, data={"restrict": "yes", "reason": "", "csrf": csrf})
+        assert r.status_code == 422 and 'aria-invalid="true"' in r.text
+        r = director.post(page, data={"restrict": "yes", "reason": "cererea scrisă a elevei", "csrf": csrf})
+        assert r.status_code == 303
+        r = director.get(page)
+        assert 'data-restricted="yes"' in r.text and "cererea scrisă a elevei" in r.text
+        assert _api(platform, "GET", f"/v1/persons/{pupil}/processing-restriction",
+                    platform.token("admin"))["restricted"] is True
+        r = director.post(page, data={"restrict": "no", "reason": "contestația a fost soluționată", "csrf": csrf})
+        assert r.status_code == 303 and 'data-restricted="no"' in director.get(page).text
+    state = _api(platform, "GET", f"/v1/persons/{pupil}/processing-restriction", platform.token("admin"))
+    assert state["restricted"] is False and state["history"][0]["lift_reason"] == "contestația a fost soluționată"

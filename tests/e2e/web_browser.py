@@ -37,15 +37,23 @@ def unique_email(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@demo-creanga.ro"
 
 
-def sign_in(page, base: str, email: str, password: str, *, device=None, recovery_code: str | None = None) -> None:
-    """Password, then (when asked) the second step, typed with the keyboard."""
+def sign_in(page, base: str, email: str, password: str, *, device=None, recovery_code: str | None = None,
+            acknowledge: bool = True) -> None:
+    """Password, then (when asked) the second step, typed with the keyboard; then, when the
+    privacy notice awaits its acknowledgement, "I have read it" (unless `acknowledge=False`)."""
     page.goto(f"{base}/web/sign-in")
     page.fill("#f-email", email)
     page.fill("#f-password", password)
     with page.expect_navigation():
         page.press("#f-password", "Enter")
-    if not page.url.endswith("/web/sign-in/code"):
-        return
+    if page.url.endswith("/web/sign-in/code"):
+        _second_step(page, device, recovery_code)
+    if acknowledge and "/web/privacy-notice" in page.url:
+        with page.expect_navigation():
+            page.click("#acknowledge button")
+
+
+def _second_step(page, device, recovery_code) -> None:
     for _ in range(3):
         if recovery_code:
             page.check("#m-recovery")

@@ -29,6 +29,12 @@ WRONG_PASSWORD = (401, "not_authenticated", "invalid email or password")
 SAVED = 303
 NOT_IN_CLASS = (403, "forbidden", "you do not teach in this class")
 NO_SUCH_SUBJECT = (404, "not_found", "subject not found in this class")
+NO_NOTICE = (404, "not_found", "this institution has no privacy notice")  # the operator's platform tenant
+NOT_A_LINK = (404, "not_found", "this download link is not valid")
+EXPORTERS = (STU, STU2, PAR, ADM, ADMT)  # auth's subject-export requesters
+GRADE_NOT_FOUND = (404, "not_found", "grade not found")
+ESCALATE_AFTER_REJECTION = (409, "conflict", "only a dispute the teacher has rejected can be escalated")
+REQUESTER_ONLY = (403, "forbidden", "only the person who opened the dispute may escalate it")
 
 
 def _signed_out(partial=TO_CODE) -> dict:
@@ -133,6 +139,35 @@ MATRIX.update({
     ("GET", "/web/operator/tenants"): Row(page_only({OP: OK})),
     ("POST", "/web/operator/tenants"): Row(page_only({OP: FORM_CHECK})),
     ("GET", "/web/audit"): Row(page_only({OP: OK, DIR: OK, ADM: OK, ADMT: OK})),
+    # --- data-subject rights (pages_rights.py): the roles of the API routes they call ------------
+    ("GET", "/web/privacy-notice"): Row({**page_every_person(OK), OP: NO_NOTICE}),
+    ("POST", "/web/privacy-notice"): Row(page_every_person(FORM_CHECK)),
+    ("GET", "/web/admin/privacy-notice"): Row(page_only({ADM: OK, ADMT: OK})),
+    ("POST", "/web/admin/privacy-notice"): Row(page_only({ADM: FORM_CHECK, ADMT: FORM_CHECK})),
+    ("GET", "/web/my-data"): Row(page_every_person(OK)),
+    # an empty form asks for the caller's own erasure: answered (with the reasons) for everyone
+    ("POST", "/web/my-data/erasure"): Row(page_every_person(OK)),
+    ("POST", "/web/my-data/exports"): Row(page_only({c: SAVED for c in EXPORTERS})),
+    ("GET", "/web/my-data/exports/{export_id}"): Row(page_only({c: OK for c in EXPORTERS})),
+    ("GET", "/web/my-data/exports/{export_id}/download"): Row(page_only({c: NOT_A_LINK for c in EXPORTERS})),
+    # rectification (pages_corrections.py): A.grade is the demo student's; the parent follows student-2
+    ("GET", "/web/grade-disputes/new"): Row(page_only({STU: OK, STU2: GRADE_NOT_FOUND, PAR: GRADE_NOT_FOUND})),
+    ("POST", "/web/grade-disputes"): Row(page_only({STU: FORM_CHECK, STU2: FORM_CHECK, PAR: FORM_CHECK})),
+    # A.dispute is the demo student's, still open: its requester may not escalate it yet
+    ("POST", "/web/grade-disputes/{dispute_id}/escalation"): Row(page_only({
+        STU: ESCALATE_AFTER_REJECTION, STU2: REQUESTER_ONLY, PAR: REQUESTER_ONLY})),
+    ("GET", "/web/my-data/requests"): Row(page_only({STU: OK, STU2: OK, PAR: OK})),
+    ("POST", "/web/my-data/rectifications"): Row(page_only({STU: FORM_CHECK, STU2: FORM_CHECK, PAR: FORM_CHECK})),
+    ("GET", "/web/teacher/grade-disputes"): Row(page_only({TCH: OK, TCH2: OK, ADMT: OK})),
+    ("POST", "/web/grade-disputes/{dispute_id}/decision"): Row(page_only({TCH: FORM_CHECK, TCH2: FORM_CHECK,
+                                                                           ADMT: FORM_CHECK, DIR: FORM_CHECK})),
+    ("GET", "/web/registry/rectifications"): Row(page_only({CLERK: OK, ADM: OK, ADMT: OK})),
+    ("POST", "/web/registry/rectifications/{request_id}/decision"): Row(page_only({CLERK: FORM_CHECK, ADM: FORM_CHECK,
+                                                                                    ADMT: FORM_CHECK})),
+    # the demo pupil's restriction is read, never set (an empty form is refused by the page)
+    ("GET", "/web/persons/{person_id}/restriction"): Row(page_only({ADM: OK, DIR: OK, ADMT: OK})),
+    ("POST", "/web/persons/{person_id}/restriction"): Row(page_only({ADM: FORM_CHECK, DIR: FORM_CHECK,
+                                                                     ADMT: FORM_CHECK})),
 })
 
 
@@ -162,14 +197,16 @@ for _path in ("/web/", "/web/sign-in", "/web/password/forgot", "/web/password/re
               "/web/teacher/classes", "/web/student/grades", "/web/parent/grades", "/web/director/overview",
               "/web/statistics", "/web/admin/users", "/web/admin/invitations", "/web/admin/school",
               "/web/admin/clients", "/web/operator/tenants", "/web/audit", "/web/director/approvals",
-              "/web/director/periods"):
+              "/web/director/periods", "/web/privacy-notice", "/web/admin/privacy-notice", "/web/my-data",
+              "/web/my-data/requests", "/web/teacher/grade-disputes", "/web/registry/rectifications"):
     page("GET", _path)
 for _path in ("/web/sign-in/code", "/web/sign-in/sms", "/web/enrol/totp", "/web/enrol/totp/confirm", "/web/enrol/sms",
               "/web/enrol/sms/confirm", "/web/profile/password", "/web/profile/email", "/web/profile/totp/disable",
               "/web/admin/users", "/web/admin/invitations", "/web/admin/classes", "/web/admin/subjects",
               "/web/admin/pupils", "/web/admin/assignments", "/web/admin/homeroom", "/web/admin/parents",
               "/web/admin/clients", "/web/operator/tenants", "/web/teacher/absences", "/web/director/amendments",
-              "/web/parent/motivation-requests"):
+              "/web/parent/motivation-requests", "/web/privacy-notice", "/web/admin/privacy-notice",
+              "/web/my-data/erasure", "/web/my-data/exports", "/web/grade-disputes", "/web/my-data/rectifications"):
     page("POST", _path)
 page("POST", "/web/sign-in", lambda: {"email": new_email("nimeni"), "password": "nu-e-parola-1"})
 page("POST", "/web/password/forgot", lambda: {"email": new_email("nimeni")})
@@ -250,6 +287,52 @@ def _grade(w, c, v):
     return page_call(w, w.token(c), "POST", "/web/teacher/grades", {
         "class_id": w.ids["A.class"], "subject_id": w.ids["A.math"], "student_id": w.ids["A.student_person"],
         "value": "9"})
+
+
+def _export_of(w: World, c: str) -> str:
+    """The caller's own export job (tenant A's rights area made one for each requester)."""
+    return w.ids.get(f"export.{c}", w.ids[f"export.{STU}"])
+
+
+@route("GET", "/web/my-data/exports/{export_id}")
+def _export_page(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/my-data/exports/{_export_of(w, c)}")
+
+
+@route("GET", "/web/my-data/exports/{export_id}/download")
+def _export_download(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/my-data/exports/{_export_of(w, c)}/download?token="
+                     "not-a-link-token-of-this-export-000000")
+
+
+@route("GET", "/web/grade-disputes/new")
+def _dispute_form(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/grade-disputes/new?grade_id={w.ids['A.grade']}")
+
+
+@route("POST", "/web/grade-disputes/{dispute_id}/escalation")
+def _escalation(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/grade-disputes/{w.ids['A.dispute']}/escalation")
+
+
+@route("POST", "/web/grade-disputes/{dispute_id}/decision")
+def _dispute_decision(w, c, v):  # an empty form: refused by the page before the grades service
+    return page_call(w, w.token(c), "POST", f"/web/grade-disputes/{w.ids['A.dispute']}/decision")
+
+
+@route("POST", "/web/registry/rectifications/{request_id}/decision")
+def _rectification_decision(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/registry/rectifications/{w.ids['A.rect']}/decision")
+
+
+@route("GET", "/web/persons/{person_id}/restriction")
+def _restriction_page(w, c, v):
+    return page_call(w, w.token(c), "GET", f"/web/persons/{w.ids['A.student_person']}/restriction")
+
+
+@route("POST", "/web/persons/{person_id}/restriction")
+def _restriction_change(w, c, v):
+    return page_call(w, w.token(c), "POST", f"/web/persons/{w.ids['A.student_person']}/restriction")
 
 
 @route("POST", "/web/sign-out")
