@@ -28,7 +28,7 @@ from services.kernel.events import Actor, Entity, Envelope, change_data
 from services.kernel.outbox import record_event
 
 from . import merkle, notes
-from .models import AuditEntry, Base, LogState, MerkleNode, SignedCheckpoint
+from .models import AuditEntry, Base, LogState, SignedCheckpoint
 
 LOCK_KEY = 0x61756469  # "audi"
 CHECKPOINT_EVENT = "audit.checkpoint_signed"

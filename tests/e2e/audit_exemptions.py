@@ -91,6 +91,8 @@ RPCS_WITHOUT_ENTRY.setdefault("auth", {}).update({
 RPCS_WITHOUT_ENTRY.setdefault("grades", {}).update({
     "documents_verify": "see ROUTES_WITHOUT_ENTRY POST /v1/documents/verify",
     "documents_file": "a read: a generated file's metadata before its chunks are streamed",
+    "my_children": "a read: the web page of a parent's erasure request or export lists their children to choose "
+                   "from; the request itself is auth's event (auth.erasure_request_answered)",
 })
 RPCS_WITHOUT_ENTRY.setdefault("backup", {}).update({
     "get_cluster_run": "a read (GET /v1/backup/cluster/runs/{run_id}); the matrix has no run to show",
