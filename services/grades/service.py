@@ -8,9 +8,9 @@ from nameko.rpc import RpcProxy
 from sqlalchemy.exc import IntegrityError
 
 from services.kernel.batch_consumer import event_batch_consumer
-from services.kernel.errors import Forbidden, InvalidInput
+from services.kernel.errors import InvalidInput
 from services.kernel.identity import Role
-from services.kernel import service_credentials
+from services.kernel import subject_parts
 from services.kernel.nameko_support import Database, RequestContext, ServiceBase, rpc
 
 from . import (absences, alerts, closing, delegation, disputes, grades, idempotency, portability, restrictions, stats,
@@ -313,9 +313,7 @@ class GradesService(ServiceBase):
     @rpc
     def subject_export_part(self, credential, subject, cursor=None, limit=500) -> dict:
         """Grades' part of a person's export, for auth's export job only (a service credential)."""
-        if not isinstance(credential, str) or not credential:
-            raise Forbidden("a service credential is required")
-        service_credentials.verify(credential, self.name, "subject_export")
+        subject_parts.verify_caller(credential, self.name)
         with self.db.reading() as s:
             return subject_export.export_part(s, subject, cursor=cursor, limit=limit)
 

@@ -18,6 +18,7 @@ from datetime import date
 
 from sqlalchemy import or_, select
 
+from services.kernel import subject_parts
 from services.kernel.errors import InvalidInput
 
 from .models import Absence, FinalMark, Grade, GradeDispute, GradeVersion, MotivationRequest, YearResult
@@ -86,13 +87,8 @@ def _decode(cursor: str | None) -> tuple[int, str | None]:
 
 
 def _subject(subject) -> tuple[str, str | None, str | None]:
-    if not isinstance(subject, dict) or not isinstance(subject.get("tenant_id"), str) or not subject["tenant_id"]:
-        raise InvalidInput("subject must name tenant_id, and person_id and/or account_id")
-    person, account = subject.get("person_id") or None, subject.get("account_id") or None
-    for value in (person, account):
-        if value is not None and not isinstance(value, str):
-            raise InvalidInput("person_id and account_id are strings")
-    return subject["tenant_id"], person, account
+    checked = subject_parts.clean_subject(subject)  # the shape every service's part shares
+    return checked["tenant_id"], checked["person_id"], checked["account_id"]
 
 
 def export_part(session, subject, cursor: str | None = None, limit: int = 500) -> dict:
