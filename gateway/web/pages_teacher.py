@@ -8,6 +8,7 @@ as the JSON route, validated by the API's own body model.
 """
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date
 from uuid import UUID
@@ -35,7 +36,9 @@ MOTIVATION_REASONS = ("medical", "parent_request", "school_activity", "other")
 
 # --- shared reading of the class catalog ---------------------------------------------------------
 async def catalog_of(services: ServicesDep, class_id: str) -> dict:
-    return await services.call("grades", "class_catalog", class_id=class_id)
+    """The class catalog in the pages' shape (`grades.views.compact_catalog`): a cell per pupil ×
+    subject with every mark of the year in one list."""
+    return await services.call("grades", "class_catalog", class_id=class_id, shape="compact")
 
 
 def period_today(catalog: dict) -> dict | None:
@@ -52,7 +55,8 @@ def pupil_name(pupil: dict, n: int, gettext) -> str:
 
 
 def subject_cells(pupil: dict, subject_id: str) -> tuple[list[dict], dict]:
-    """A pupil's grades in one subject over every period shown (oldest first) and the absences."""
+    """A pupil's grades in one subject over every period shown (oldest first) and the absences,
+    from a report card (the full shape)."""
     cell = pupil["subjects"].get(subject_id) or {"periods": {}}
     grades, absences = [], {"total": 0, "motivated": 0, "unmotivated": 0}
     for period in cell["periods"].values():
@@ -65,20 +69,37 @@ def subject_cells(pupil: dict, subject_id: str) -> tuple[list[dict], dict]:
     return grades, absences
 
 
+_NO_MARKS = Markup('<span class="muted none">—</span>')
+_NO_CELL = {"marks": [], "averages": {}, "annual": None, "absences": {"total": 0, "motivated": 0, "unmotivated": 0}}
+
+
+@functools.lru_cache(maxsize=16384)
+def _mark_text(value, day: str, kind: str, lang: str) -> tuple[str, str]:
+    """A mark's class attribute and inner HTML (value and date), escaped once: a page repeats
+    the same few values and dates hundreds of times."""
+    return ("mark thesis" if kind == "thesis" else "mark",
+            f"{escape(str(value))}<small>{escape(date_text(day, lang))}</small>")
+
+
 def marks(grades: list[dict], lang: str, *, links: bool) -> Markup:
-    """A pupil's grades as the page shows them, built in one go (a link to each grade's history
-    when the reader may change it)."""
-    if not grades:
-        return Markup('<span class="muted none">—</span>')
-    out = []
-    for g in grades:
-        value, day = escape(str(g["value"])), escape(date_text(g["awarded_on"], lang))
-        thesis = " thesis" if g.get("kind") == "thesis" else ""
-        if links:
-            out.append(f'<a class="mark{thesis}" href="/web/grades/{escape(g["id"])}">{value}<small>{day}</small></a>')
-        else:
-            out.append(f'<span class="mark{thesis}">{value}<small>{day}</small></span>')
-    return Markup("".join(out))
+    """A pupil's grades (report-card dicts) as the page shows them (a link to each grade's
+    history when the reader may change it)."""
+    return compact_marks([[g["id"], g["value"], g["awarded_on"], g.get("kind", "")] for g in grades], lang,
+                         links=links)
+
+
+def compact_marks(cell_marks: list[list], lang: str, *, links: bool) -> Markup:
+    """Marks `[id, value, awarded_on, kind]` as HTML, built in one go."""
+    if not cell_marks:
+        return _NO_MARKS
+    if links:
+        out = []
+        for gid, value, day, kind in cell_marks:
+            css, inner = _mark_text(value, day, kind, lang)
+            out.append(f'<a class="{css}" href="/web/grades/{escape(gid)}">{inner}</a>')
+        return Markup("".join(out))
+    return Markup("".join('<span class="%s">%s</span>' % _mark_text(value, day, kind, lang)
+                          for _gid, value, day, kind in cell_marks))
 
 
 def _subject(catalog: dict, subject_id: str) -> dict | None:
@@ -104,14 +125,12 @@ async def _grid(request: Request, services: ServicesDep, class_id: str, subject_
     key = period["id"] if period else "-"  # "-": a class whose school year has no periods
     rows = []
     for i, pupil in enumerate(catalog["pupils"], 1):
-        grades, absences = subject_cells(pupil, subject["id"])
         name = pupil_name(pupil, i, gettext)
-        cell = pupil["subjects"].get(subject["id"]) or {"periods": {}}
+        cell = pupil["subjects"].get(subject["id"]) or _NO_CELL
         rows.append({"id": pupil["student_id"], "name": name, "enrolled": pupil["status"] == "enrolled",
                      "label": gettext("New grade for %(name)s") % {"name": name},
-                     "marks": marks(grades, lang, links=True), "absences": absences,
-                     "average": (cell["periods"].get(key) or {}).get("average"),
-                     "annual": cell.get("annual_average")})
+                     "marks": compact_marks(cell["marks"], lang, links=True), "absences": cell["absences"],
+                     "average": cell["averages"].get(key), "annual": cell["annual"]})
     return render(request, "teacher_grid.html", status_code=status_code, rows=rows, catalog=catalog,
                   class_id=class_id, subject_id=subject_id, subject_name=subject["name"], period=period,
                   today=date.today().isoformat(), focus=focus, **flash)
@@ -229,17 +248,21 @@ async def class_catalog(class_id: UUID, request: Request, services: ServicesDep)
     gettext = translations(lang).gettext
     period = period_today(catalog)
     key = period["id"] if period else "-"
+    director = "director" in request.state.principal.roles
+    subject_ids = [s["id"] for s in catalog["subjects"]]
+    average_label, annual_label = escape(gettext("average")), escape(gettext("Annual"))
     rows = []
     for i, pupil in enumerate(catalog["pupils"], 1):
         cells = []
-        for s in catalog["subjects"]:
-            grades, absences = subject_cells(pupil, s["id"])
-            cell = pupil["subjects"].get(s["id"]) or {"periods": {}}
-            cells.append({"marks": marks(grades, lang, links=False), "absences": absences,
-                          "average": (cell["periods"].get(key) or {}).get("average"),
-                          "annual": cell.get("annual_average")})
-        rows.append({"name": pupil_name(pupil, i, gettext), "cells": cells, "pupil": pupil})
-    return render(request, "class_catalog.html", catalog=catalog, rows=rows, period=period)
+        for sid in subject_ids:  # a row's cells as one string: 15 subjects × 30 pupils per page
+            cell = pupil["subjects"].get(sid) or _NO_CELL
+            average, annual = cell["averages"].get(key), cell["annual"]
+            cells.append(f'<td><div class="marks">{compact_marks(cell["marks"], lang, links=False)}</div>'
+                         + (f'<p class="avg">{average_label} <strong>{escape(average)}</strong></p>' if average else "")
+                         + (f'<p class="avg">{annual_label} <strong>{escape(annual)}</strong></p>' if annual else "")
+                         + "</td>")
+        rows.append({"name": pupil_name(pupil, i, gettext), "cells": Markup("".join(cells)), "pupil": pupil})
+    return render(request, "class_catalog.html", catalog=catalog, rows=rows, period=period, director=director)
 
 
 # --- a grade: its history, change and cancel ----------------------------------------------------------

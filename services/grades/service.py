@@ -258,9 +258,9 @@ class GradesService(ServiceBase):
 
     # --- views ------------------------------------------------------------------------------------
     @rpc
-    def class_catalog(self, class_id, period_id=None) -> dict:
+    def class_catalog(self, class_id, period_id=None, shape="full") -> dict:
         with self.db.reading() as s:
-            return views.class_catalog(s, self.ctx.require_principal(), class_id, period_id)
+            return views.class_catalog(s, self.ctx.require_principal(), class_id, period_id, shape)
 
     @rpc
     def report_card(self, class_id, student_id, period_id=None) -> dict:

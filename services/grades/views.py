@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from services.kernel.errors import Forbidden, NotFound
+from services.kernel.errors import Forbidden, InvalidInput, NotFound
 from services.kernel.identity import Principal, Role, require
 from services.kernel.validation import page_args
 
@@ -97,21 +97,71 @@ def fingerprint(session: Session, cls: SchoolClass) -> tuple:
     )
 
 
-def class_catalog(session: Session, principal: Principal, class_id: str, period_id: str | None = None) -> dict:
-    """Pupils × subjects with grades, thesis, absences and averages, for a period or the year."""
+SHAPES = ("full", "compact")
+
+
+def class_catalog(session: Session, principal: Principal, class_id: str, period_id: str | None = None,
+                  shape: str = "full") -> dict:
+    """Pupils × subjects with grades, thesis, absences and averages, for a period or the year;
+    `shape="compact"` is the same catalog as the web pages read it (`compact_catalog`)."""
+    if shape not in SHAPES:
+        raise InvalidInput("shape must be full or compact")
     cls = owned(session, SchoolClass, class_id, principal, "class")
     scope = _catalog_scope(session, principal, cls)
     key = (cls.tenant_id, cls.id, period_id, None if scope is None else frozenset(scope))
     mark = fingerprint(session, cls)
-    cached = _COMPUTED.get(key)
+    cached = _COMPUTED.get((key, shape))
     if cached is not None and cached[0] == mark:
-        _COMPUTED.move_to_end(key)
+        _COMPUTED.move_to_end((key, shape))
         return {**cached[1], "generated_at": datetime.now(timezone.utc).isoformat()}
-    answer = _compute_catalog(session, cls, scope, period_id)
+    full = _COMPUTED.get((key, "full"))
+    if full is None or full[0] != mark:
+        full = (mark, _compute_catalog(session, cls, scope, period_id))
+        _remember((key, "full"), *full)
+    if shape == "full":
+        return full[1]
+    answer = compact_catalog(full[1])
+    _remember((key, shape), mark, answer)
+    return answer
+
+
+def _remember(key: tuple, mark: tuple, answer: dict) -> None:
     _COMPUTED[key] = (mark, answer)
+    _COMPUTED.move_to_end(key)
     while len(_COMPUTED) > _COMPUTED_MAX:
         _COMPUTED.popitem(last=False)
-    return answer
+
+
+def compact_catalog(full: dict) -> dict:
+    """The class catalog in the shape the web pages read: the same header, subjects and pupils
+    (names, state, absences, general average), and per pupil × subject one cell with every mark
+    of the periods shown as `[id, value, awarded_on, kind]` (oldest first; a thesis has kind
+    "thesis"), the absences summed over those periods, the average of each period that has one
+    (`averages`: period id → text) and the annual average. Periods without grades are left out,
+    so a page parses a fraction of the full answer's bytes (most of which are empty periods)."""
+    pupils = []
+    for pupil in full["pupils"]:
+        cells = {}
+        for sid, cell in pupil["subjects"].items():
+            marks, averages = [], {}
+            total = motivated = 0
+            for pid, period in cell["periods"].items():
+                marks.extend([g["id"], g["value"], g["awarded_on"], g["kind"]] for g in period["grades"])
+                if period.get("thesis"):
+                    t = period["thesis"]
+                    marks.append([t["id"], t["value"], t["awarded_on"], "thesis"])
+                if period.get("average") is not None:
+                    averages[pid] = period["average"]
+                total += period["absences"]["total"]
+                motivated += period["absences"]["motivated"]
+            marks.sort(key=lambda m: m[2])
+            cells[sid] = {"marks": marks, "averages": averages, "annual": cell.get("annual_average"),
+                          "absences": {"total": total, "motivated": motivated, "unmotivated": total - motivated}}
+        pupils.append({"student_id": pupil["student_id"], "last_name": pupil.get("last_name"),
+                       "first_name": pupil.get("first_name"), "status": pupil["status"],
+                       "absences": pupil["absences"], "general_average": pupil.get("general_average"),
+                       "situation": pupil.get("situation"), "subjects": cells})
+    return {**{k: v for k, v in full.items() if k != "pupils"}, "shape": "compact", "pupils": pupils}
 
 
 def _compute_catalog(session: Session, cls: SchoolClass, scope: set[str] | None, period_id: str | None) -> dict:

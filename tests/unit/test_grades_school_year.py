@@ -313,6 +313,40 @@ def test_closing_amendment_year_freeze_and_reexamination(db):
                                          "year_result_frozen", "reexamination_recorded"}
 
 
+def test_the_compact_catalog_holds_what_the_full_one_holds_and_follows_writes(db):
+    """The web pages' shape of the catalog: every mark of the year in one list per cell (thesis
+    included), the same averages and absences; and a write after it was cached shows at once."""
+    ids = _setup(db)
+    _grade(db, MATH_T, ids, "math", "p1", 7, "2025-10-01")
+    _grade(db, MATH_T, ids, "math", "p1", 9, "2025-10-08")
+    _grade(db, MATH_T, ids, "math", "p1", 8, "2026-03-03")
+    with pytest.raises(InvalidInput, match="shape must be"):
+        db.r(views.class_catalog, DIRECTOR, ids["cls"], None, "html")
+    full = db.r(views.class_catalog, DIRECTOR, ids["cls"])
+    compact = db.r(views.class_catalog, DIRECTOR, ids["cls"], None, "compact")
+    assert compact["shape"] == "compact" and compact["subjects"] == full["subjects"]
+    assert compact["school_year"] == full["school_year"] and compact["class"] == full["class"]
+    for f, c in zip(full["pupils"], compact["pupils"], strict=True):
+        assert (c["student_id"], c["status"], c["absences"], c["general_average"]) == \
+            (f["student_id"], f["status"], f["absences"], f["general_average"])
+        for sid, cell in f["subjects"].items():
+            grades = [[g["id"], g["value"], g["awarded_on"], g["kind"]]
+                      for period in cell["periods"].values() for g in period["grades"]]
+            grades += [[p["thesis"]["id"], p["thesis"]["value"], p["thesis"]["awarded_on"], "thesis"]
+                       for p in cell["periods"].values() if p["thesis"]]
+            assert sorted(c["subjects"][sid]["marks"], key=lambda m: (m[2], m[0])) == \
+                sorted(grades, key=lambda m: (m[2], m[0]))
+            assert c["subjects"][sid]["averages"] == {k: v["average"] for k, v in cell["periods"].items()
+                                                      if v["average"] is not None}
+            assert c["subjects"][sid]["annual"] == cell["annual_average"]
+    p1 = next(p for p in compact["pupils"] if p["student_id"] == "p1")
+    assert [m[1] for m in p1["subjects"][ids["math"]]["marks"]] == [7, 9, 8]  # oldest first, across periods
+    _grade(db, MATH_T, ids, "math", "p1", 10, "2026-03-04")
+    again = db.r(views.class_catalog, DIRECTOR, ids["cls"], None, "compact")
+    p1 = next(p for p in again["pupils"] if p["student_id"] == "p1")
+    assert [m[1] for m in p1["subjects"][ids["math"]]["marks"]] == [7, 9, 8, 10]
+
+
 def test_views_scope_and_statistics_suppression(db):
     ids = _setup(db)
     _grade(db, MATH_T, ids, "math", "p1", 10, "2025-10-01")
