@@ -90,6 +90,18 @@ class CompactRange:
         self.hashes.append(h)
         self.size += 1
 
+    def append_subtree(self, root: bytes, level: int) -> None:
+        """Append a whole perfect subtree of 2**level leaves by its root (the tree's size must be
+        a multiple of 2**level): how the verifier's workers' chunks are joined."""
+        if self.size % (1 << level):
+            raise ValueError("a subtree of 2**level leaves starts at a multiple of 2**level")
+        index, h = self.size >> level, root
+        while index & 1:
+            h = node_hash(self.hashes.pop(), h)
+            index >>= 1
+        self.hashes.append(h)
+        self.size += 1 << level
+
     def root(self) -> bytes:
         if not self.hashes:
             return EMPTY_ROOT

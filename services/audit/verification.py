@@ -15,9 +15,10 @@ def witness_copies(keeper) -> list[tuple[str, str]]:
     return copies
 
 
-def run_verifier(session: Session, keeper) -> dict:
+def run_verifier(session: Session, keeper, **options) -> dict:
+    """`options`: `verifier.verify`'s (e.g. `url` and `workers` for worker processes)."""
     report = verifier.verify(session, origin=keeper.signer.origin, public_key=keeper.public_key,
-                             witness_notes=witness_copies(keeper))
+                             witness_notes=witness_copies(keeper), **options)
     out = report.to_dict()
     out["halted"] = keeper.halted
     out["verifier_key"] = keeper.verifier_key

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import merkle, notes
@@ -68,9 +70,16 @@ def _column_problem(row, body: str) -> str:
 
 
 def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: Iterable[tuple[str, str]] = (),
-           batch: int = 5000, check_columns: bool = True) -> Report:
+           batch: int = 5000, check_columns: bool = True, url: str | None = None, workers: int = 0,
+           chunk: int = 50_000) -> Report:
     """`witness_notes`: (location, note text) of each witness copy. `check_columns=False` skips
-    comparing the query columns with each envelope (the tree and signatures are still checked)."""
+    comparing the query columns with each envelope (the tree and signatures are still checked).
+
+    `workers` > 0 (with `url`, the database the session reads): the entries are read and their
+    leaf hashes (and query columns) checked by that many processes, `chunk` entries at a time,
+    while this process folds the hashes into the tree in index order and checks the roots; a
+    chunk whose indexes are not exactly its range is redone here entry by entry. The CLI uses
+    this; the service's endpoint, inside eventlet, does not."""
     report = Report()
     checkpoints = []
     last_size = -1
@@ -107,8 +116,18 @@ def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: I
         wanted.setdefault(item[1].size, []).append(item)
     tree = merkle.CompactRange()
     _check_roots(report, tree, wanted)  # size 0
-    expected = 0
     sizes = sorted(size for size in wanted if size > 0)
+    if workers > 0 and url:
+        _verify_parallel(report, session, tree, wanted, sizes, url, workers, chunk, check_columns)
+    else:
+        _verify_here(report, session, tree, wanted, sizes, batch, check_columns)
+    _finish(report, session, tree, wanted, checkpoints)
+    return report
+
+
+def _verify_here(report: Report, session: Session, tree: merkle.CompactRange, wanted: dict, sizes: list[int],
+                 batch: int, check_columns: bool) -> None:
+    expected = 0
     leaf_start = merkle.LEAF_START.copy
     # SQLite compares the query columns with the envelopes itself (JSON1, in C) and hands over
     # only the entries where it sees a difference, checked here entry by entry.
@@ -134,6 +153,9 @@ def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: I
                     check(row)
         _extend(report, tree, wanted, sizes, hashes)
         expected += len(part)
+
+
+def _finish(report: Report, session: Session, tree: merkle.CompactRange, wanted: dict, checkpoints: list) -> None:
     report.size = tree.size
     for size, items in sorted(wanted.items()):
         if size > tree.size:
@@ -152,7 +174,11 @@ def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: I
     if checkpoints:
         latest = checkpoints[-1][1]
         report.latest_checkpoint = {"size": latest.size, "root": latest.root.hex()}
-    return report
+
+
+# an entry's leaf bytes (index, newline, envelope; UTF-8) as the database spells them
+_LEAF_SQL = {"sqlite": "CAST(leaf_index || char(10) || envelope AS BLOB)",
+             "postgresql": "convert_to(leaf_index::text || chr(10) || envelope, 'UTF8')"}
 
 
 def _entry_batches(session: Session, batch: int, check_columns: bool):
@@ -163,12 +189,7 @@ def _entry_batches(session: Session, batch: int, check_columns: bool):
     SQLite: a DB-API cursor (no result-row objects); PostgreSQL: streamed server side."""
     connection = session.connection()
     dialect = connection.dialect.name
-    if dialect == "sqlite":
-        leaf = "CAST(leaf_index || char(10) || envelope AS BLOB)"
-    elif dialect == "postgresql":
-        leaf = "convert_to(leaf_index::text || chr(10) || envelope, 'UTF8')"
-    else:
-        leaf = "envelope"
+    leaf = _LEAF_SQL.get(dialect, "envelope")
     extra = [c for c, _p in _COLUMNS[:-1]] if check_columns else []
     sql = (f"SELECT {', '.join(['leaf_index', 'event_id', leaf, 'leaf_hash', *extra])} FROM audit_entries "
            "WHERE leaf_index IS NOT NULL ORDER BY leaf_index")
@@ -241,20 +262,23 @@ def _column_suspects(session: Session):
     column needs the field present as null), so nothing that differs is missed;
     texts that differ only in their spelling come back too and are decided by `_columns`.
     An envelope that is not valid JSON always comes back."""
-    paths = ", ".join(f"'$.{'.'.join(path)}'" for _c, path in _COLUMNS)
-    same = (f"json_extract(envelope, {paths}) = json_array({', '.join(c for c, _p in _COLUMNS)})"
-            + "".join(f" AND CASE WHEN {c} IS NULL THEN json_type(envelope, '$.{c}') IS NOT NULL ELSE 1 END"
-                      for c in ("tenant_id", "reason")))  # a NULL column: the field is there (as null)
-    sql = (f"SELECT {', '.join(['leaf_index', 'event_id', 'CAST(leaf_index || char(10) || envelope AS BLOB)', 'leaf_hash', *(c for c, _p in _COLUMNS[:-1])])} "
-           f"FROM audit_entries WHERE leaf_index IS NOT NULL AND NOT (CASE WHEN json_valid(envelope) THEN {same} ELSE 0 END) "
-           "ORDER BY leaf_index")
     cursor = session.connection().connection.dbapi_connection.cursor()
     try:
-        cursor.execute(sql)
+        cursor.execute(_suspects_sql(""))
         while part := cursor.fetchmany(1000):
             yield from part
     finally:
         cursor.close()
+
+
+def _suspects_sql(narrow: str) -> str:
+    paths = ", ".join(f"'$.{'.'.join(path)}'" for _c, path in _COLUMNS)
+    same = (f"json_extract(envelope, {paths}) = json_array({', '.join(c for c, _p in _COLUMNS)})"
+            + "".join(f" AND CASE WHEN {c} IS NULL THEN json_type(envelope, '$.{c}') IS NOT NULL ELSE 1 END"
+                      for c in ("tenant_id", "reason")))  # a NULL column: the field is there (as null)
+    return (f"SELECT {', '.join(['leaf_index', 'event_id', _LEAF_SQL['sqlite'], 'leaf_hash', *(c for c, _p in _COLUMNS[:-1])])} "
+            f"FROM audit_entries WHERE leaf_index IS NOT NULL{narrow} "
+            f"AND NOT (CASE WHEN json_valid(envelope) THEN {same} ELSE 0 END) ORDER BY leaf_index")
 
 
 def _envelope_of(leaf: bytes) -> bytes:
@@ -317,3 +341,129 @@ def _check_roots(report: Report, tree: merkle.CompactRange, wanted: dict) -> Non
             kind = "rollback" if "witness" in where else "checkpoint_mismatch"
             report.add(kind, f"{label}: the stored entries 0..{tree.size - 1} no longer hash to its root "
                              "(an entry before it was changed, inserted, deleted or reordered)", **where)
+
+
+# --- many processes: the CLI's verifier ------------------------------------------------------------
+
+def _verify_parallel(report: Report, session: Session, tree: merkle.CompactRange, wanted: dict, sizes: list[int],
+                     url: str, workers: int, chunk: int, check_columns: bool) -> None:
+    """Chunks of 2**k indexes, [begin, end), each checked by a worker process (`_check_range`):
+    its leaf hashes against the stored ones, its query columns, and its own subtree, returned as
+    a compact range (one root for a whole chunk) with the compact ranges at the checkpoint sizes
+    inside it. A chunk starts at a multiple of its size, so joining it is one subtree append, and
+    a checkpoint inside it is this tree's range followed by the chunk's. The range ends at the
+    highest stored index (+ 1) as this session sees it: entries appended meanwhile are the next
+    run's. A chunk whose indexes are not exactly its range is redone here entry by entry."""
+    level = max(0, (max(1, chunk) - 1).bit_length())
+    chunk = 1 << level
+    top = session.scalar(select(func.max(AuditEntry.leaf_index)))
+    size = 0 if top is None else top + 1
+    for index, event_id in session.execute(select(AuditEntry.leaf_index, AuditEntry.event_id)
+                                           .where(AuditEntry.leaf_index < 0).limit(50)):
+        report.add("inserted", f"entry {index} (event {event_id}) sits outside the log's indexes",
+                   leaf_index=index, event_id=event_id)
+    jobs = [(url, b, min(b + chunk, size), check_columns, [x for x in sizes if b < x < min(b + chunk, size)])
+            for b in range(0, size, chunk)]
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for begin, end, exact, part, inner, problems in pool.map(_check_range, *zip(*jobs)) if jobs else ():
+            for problem in problems:
+                report.add(**problem)
+            if exact and tree.size == begin:
+                for at, hashes in inner:
+                    _check_roots(report, merkle.CompactRange(at, [*tree.hashes, *hashes]), wanted)
+                if end - begin == chunk:
+                    tree.append_subtree(part[0], level)
+                else:  # the last, partial chunk: its subtrees are all smaller than this tree's
+                    tree.hashes.extend(part)
+                    tree.size = end
+                _check_roots(report, tree, wanted)
+                continue
+            # a gap, a duplicate or an earlier chunk's gap: this range entry by entry, here
+            expected = tree.size
+            check = _PythonColumns(report) if check_columns else None
+            for row in _rows_between(session, begin, end, check_columns):
+                expected = _one(report, tree, wanted, row, expected, check)
+
+
+def _rows_between(session: Session, begin: int, end: int, columns: bool) -> list[tuple]:
+    """The entries of [begin, end) as `_one` takes them (with their query columns if asked)."""
+    connection = session.connection()
+    leaf = _LEAF_SQL.get(connection.dialect.name, "envelope")
+    extra = ", " + ", ".join(c for c, _p in _COLUMNS[:-1]) if columns else ""
+    rows = connection.exec_driver_sql(
+        f"SELECT leaf_index, event_id, {leaf}, leaf_hash{extra} FROM audit_entries "
+        f"WHERE leaf_index >= {int(begin)} AND leaf_index < {int(end)} ORDER BY leaf_index").fetchall()
+    return [(r[0], r[1], r[2] if isinstance(r[2], bytes) else bytes(r[2]) if not isinstance(r[2], str)
+             else b"%d\n" % r[0] + r[2].encode("utf-8"), bytes(r[3]) if r[3] is not None else None, *r[4:])
+            for r in rows]
+
+
+def _check_range(url: str, begin: int, end: int, check_columns: bool, inside: list[int]) -> tuple:
+    """A worker: the entries with indexes in [begin, end), their leaf hashes compared with the
+    stored ones, their query columns with the envelopes, and the chunk's own compact range, at
+    its end and at each size in `inside`. `exact`: the range holds exactly one entry per index
+    (else the caller redoes the hashes' problems and the tree)."""
+    from services.kernel.db import make_engine
+    engine = make_engine(url)
+    report = Report()
+    raw = engine.raw_connection()  # plain DB-API tuples: no result-row objects for a chunk's entries
+    try:
+        dialect = engine.dialect.name
+        leaf = _LEAF_SQL.get(dialect, "envelope")
+        extra = ", " + ", ".join(c for c, _p in _COLUMNS[:-1]) if check_columns and dialect != "sqlite" else ""
+        cursor = raw.cursor()
+        where = f"WHERE leaf_index >= {int(begin)} AND leaf_index < {int(end)}"
+        cursor.execute(f"SELECT count(*), min(leaf_index), max(leaf_index) FROM audit_entries {where}")
+        count, first, last = cursor.fetchone()
+        exact = count == end - begin and (count == 0 or (first == begin and last == end - 1))  # indexes are unique
+        # only the leaf bytes and the stored hash of each entry (two columns: no per-entry ids or
+        # tuples of many values), the rest only where something differs
+        cursor.execute(f"SELECT {leaf}, leaf_hash{extra} FROM audit_entries {where} ORDER BY leaf_index")
+        leaf_start = merkle.LEAF_START.copy
+        digests, stored, extras = [], [], []
+        push, keep = digests.append, stored.append
+        if extra:
+            for row in cursor:
+                c = leaf_start()
+                c.update(row[0])
+                push(c.digest())
+                keep(bytes(row[1]) if row[1] is not None else None)
+                extras.append(row)
+        else:
+            for body, h in cursor:
+                c = leaf_start()
+                c.update(body)
+                push(c.digest())
+                keep(h if isinstance(h, bytes) or h is None else bytes(h))
+        if exact and digests != stored:
+            cursor.execute(f"SELECT leaf_index, event_id FROM audit_entries {where} ORDER BY leaf_index")
+            for digest, h, (index, event_id) in zip(digests, stored, cursor.fetchall()):
+                if digest != h:
+                    report.add("changed", f"entry {index} (event {event_id}) does not hash to its leaf: changed, "
+                                          "moved or inserted", leaf_index=index, event_id=event_id)
+        if check_columns and exact:  # (an inexact chunk is checked again by the caller, columns too)
+            if dialect == "sqlite":  # SQLite compares the columns itself and names its suspects
+                cursor.execute(_suspects_sql(f" AND leaf_index >= {int(begin)} AND leaf_index < {int(end)}"))
+                suspects = cursor.fetchall()
+            else:
+                cursor.execute(f"SELECT leaf_index, event_id FROM audit_entries {where} ORDER BY leaf_index")
+                suspects = [(index, event_id, bytes(row[0]), row[1], *row[2:])
+                            for (index, event_id), row in zip(cursor.fetchall(), extras)]
+            if suspects:
+                hash_ok = dict(zip(range(begin, end), (d == h for d, h in zip(digests, stored))))
+                for suspect in suspects:
+                    if hash_ok.get(suspect[0]):
+                        _columns(report, suspect)
+        cursor.close()
+    finally:
+        raw.close()
+        engine.dispose()
+    part, inner, done = merkle.CompactRange(), [], 0
+    if exact:
+        for at in inside:
+            part.extend(digests[done:at - begin])
+            done = at - begin
+            inner.append((at, list(part.hashes)))
+        part.extend(digests[done:])
+    return begin, end, exact, part.hashes, inner, report.problems

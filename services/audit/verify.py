@@ -1,13 +1,15 @@
 """Verify the audit log from its database: `python -m services.audit.verify [--db URL]
-[--witness-dir DIR] [--public-key PEM] [--origin NAME] [--json]`.
+[--witness-dir DIR] [--public-key PEM] [--origin NAME] [--workers N] [--json]`.
 
 Recomputes the Merkle tree from the stored entries, checks every checkpoint's signature and
-root, and compares with the witness copy. Exit status 0 when the log is intact, 1 otherwise;
+root, and compares with the witness copy. The entries are read and hashed by `--workers`
+processes (default: one per core, at most 4) while this one folds the tree. Exit status 0 when the log is intact, 1 otherwise;
 each problem names the entry (leaf index, event id) or the checkpoint (size)."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--witness-dir", type=Path, default=None, help="a witness directory to compare with")
     parser.add_argument("--public-key", type=Path, default=None, help="the log's public key (PEM)")
     parser.add_argument("--origin", default=settings.origin)
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                        help="processes that read and hash the entries (0: all in this process)")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     args = parser.parse_args(argv)
     public_key = load_public_key(args.public_key or settings.public_key_path())
@@ -34,10 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     note = DirectoryWitness(witness_dir).latest()
     if note is not None:
         copies.append((str(witness_dir / "checkpoint"), note))
-    engine = make_engine(args.db or database_url("audit"))
+    url = args.db or database_url("audit")
+    engine = make_engine(url)
     try:
         with make_sessionmaker(engine).begin(readonly=True) as session:
-            report = verifier.verify(session, origin=args.origin, public_key=public_key, witness_notes=copies)
+            report = verifier.verify(session, origin=args.origin, public_key=public_key, witness_notes=copies,
+                                     url=url, workers=max(0, args.workers))
     finally:
         engine.dispose()
     if args.json:

@@ -51,8 +51,22 @@ def fill(keeper, n, start=0):
 
 
 def verify(keeper) -> dict:
+    """The verifier in this process, and as the CLI runs it (worker processes, here on chunks of
+    8 entries so that every tampering lands in some chunk, at its edges too): both must name the
+    same problems."""
+    url = keeper.sessions.engine.url.render_as_string(hide_password=False)
     with keeper.sessions.begin(readonly=True) as s:
-        return run_verifier(s, keeper)
+        here = run_verifier(s, keeper)
+    with keeper.sessions.begin(readonly=True) as s:
+        parallel = run_verifier(s, keeper, url=url, workers=2, chunk=8)
+
+    def named(report):
+        return sorted((p["kind"], str(p.get("leaf_index")), str(p.get("event_id")), str(p.get("checkpoint")))
+                      for p in report["problems"])
+
+    assert named(parallel) == named(here), (here["problems"], parallel["problems"])
+    assert parallel["size"] == here["size"] and parallel["ok"] == here["ok"]
+    return here
 
 
 def sql(engine, statement: str, **params) -> None:
