@@ -28,7 +28,8 @@ from .render import render, see_other
 
 router = APIRouter(prefix="/web/registry", include_in_schema=False)
 PAGE = 20
-YearQ = Annotated[str | None, Query(pattern=r"^\d{4}-\d{4}$")]
+# a form's empty field is "no year" (all years, or the current one), not a mistake
+YearQ = Annotated[str | None, Query(pattern=r"^(\d{4}-\d{4})?$")]
 FORMATS = {"csv": "csv", "xlsx": "xlsx", "xml": "xml"}
 MODES = ("accept_valid", "all_or_nothing", "validate")
 UPLOAD_PIECE = 64 * 1024
@@ -37,6 +38,10 @@ FINISHED = ("done", "failed")
 
 def _year(value: str | None) -> str:
     return value or current_academic_year(date.today())
+
+
+def _year_or_none(value: str | None) -> str | None:
+    return value or None
 
 
 # --- persons ---------------------------------------------------------------------------------------
@@ -189,7 +194,7 @@ async def _nomenclatures(request: Request, services: ServicesDep, name: str | No
 @router.get("/nomenclatures", summary="The nomenclatures per academic year: values, add, retire")
 async def nomenclatures(request: Request, services: ServicesDep,
                         name: Annotated[str | None, Query(max_length=40)] = None, academic_year: YearQ = None):
-    return await _nomenclatures(request, services, name, academic_year)
+    return await _nomenclatures(request, services, name, _year_or_none(academic_year))
 
 
 def _back_to(name: str, done: str) -> str:
