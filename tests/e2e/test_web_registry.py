@@ -151,6 +151,7 @@ def test_the_registrar_finds_a_person_confirms_a_match_and_imports_a_file(platfo
     history = page.inner_text("#history")
     assert "înregistrare" in history and "schimbare de statut" in history and "Decizia nr. 12" in history
     assert "întrerupt" in page.inner_text("main")
+    check_main_page(page, "registry-clerk-person")
     # the match on re-enrolment: the common data, then confirmed
     page.click("nav a[href='/web/registry/matches']")
     card = page.locator(f"#match-{world['candidate']}")
@@ -234,6 +235,12 @@ def test_the_central_authority_manages_a_nomenclature_decides_a_correction_and_r
     assert page.locator("#values").count() == 1, page.url + page.inner_text("main")
     assert "buget" in page.inner_text("#values")
     check_main_page(page, "registry-central-nomenclatures")
+    # an empty form: refused on the form, in Romanian, the fields marked
+    with page.expect_navigation():
+        page.click("#add-value button")
+    assert page.locator("#form-error").get_attribute("data-error") == "invalid_input"
+    assert "verificați câmpurile marcate" in page.inner_text("#form-error")
+    assert page.get_attribute("#f-code", "aria-invalid") == "true"
     # a value added from 2026-2027 on, then retired after 2027-2028
     code = f"test_{uuid.uuid4().hex[:6]}"
     page.fill("#f-code", code)
