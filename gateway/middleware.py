@@ -56,7 +56,8 @@ def _csp_for(path: str) -> tuple[bytes, bytes]:
     return _API_CSP
 
 
-UPLOAD_PATHS = frozenset({"/v1/registry/imports", "/v1/school-import"})
+# the web import page's multipart upload is spooled to disk by the form parser, then streamed on
+UPLOAD_PATHS = frozenset({"/v1/registry/imports", "/v1/school-import", "/web/registry/imports"})
 
 
 class GatewayMiddleware:

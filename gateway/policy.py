@@ -373,6 +373,31 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/web/registry/rectifications/{request_id}/decision"): web(allow(Role.REGISTRY_CLERK, Role.SCHOOL_ADMIN)),
     ("GET", "/web/persons/{person_id}/restriction"): web(allow(Role.SCHOOL_ADMIN, Role.DIRECTOR)),
     ("POST", "/web/persons/{person_id}/restriction"): web(allow(Role.SCHOOL_ADMIN, Role.DIRECTOR)),
+    # web-registry: the registry's pages (gateway/web/pages_registry.py), the roles of the API route
+    # each page calls (the person page: those of the person search it is reached from; the
+    # nomenclatures page, public data on the API, manages them: the central authority's)
+    ("GET", "/web/registry/persons"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER,
+                                                Role.CENTRAL_AUTHORITY)),
+    ("GET", "/web/registry/persons/{person_id}"): web(allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.DIRECTOR, Role.TEACHER, Role.CENTRAL_AUTHORITY)),
+    ("GET", "/web/registry/matches"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY)),
+    ("POST", "/web/registry/matches/{candidate_id}/decision"): web(allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY)),
+    ("GET", "/web/registry/imports"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK)),
+    ("POST", "/web/registry/imports"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK)),
+    ("GET", "/web/registry/imports/{job_id}"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK)),
+    ("GET", "/web/registry/imports/{job_id}/progress"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK)),
+    ("GET", "/web/registry/imports/{job_id}/problems.csv"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK)),
+    ("GET", "/web/registry/reports/counts"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY)),
+    ("GET", "/web/registry/reports/late-changes"): web(allow(
+        Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY)),
+    ("GET", "/web/registry/reports/double-financing"): web(allow(Role.CENTRAL_AUTHORITY)),
+    ("GET", "/web/registry/reports/statistics"): web(allow(Role.CENTRAL_AUTHORITY, Role.STATISTICS_VIEWER)),
+    ("GET", "/web/registry/nomenclatures"): web(allow(Role.CENTRAL_AUTHORITY)),
+    ("POST", "/web/registry/nomenclatures/{name}/values"): web(allow(Role.CENTRAL_AUTHORITY)),
+    ("POST", "/web/registry/nomenclatures/{name}/values/{code}/retire"): web(allow(Role.CENTRAL_AUTHORITY)),
+    ("GET", "/web/registry/corrections"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY)),
+    ("POST", "/web/registry/corrections/{correction_id}/decision"): web(allow(Role.CENTRAL_AUTHORITY)),
     # --- end of web pages ---
 }
 

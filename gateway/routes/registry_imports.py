@@ -33,20 +33,26 @@ async def start_import(request: Request, services: ServicesDep,
                        mode: Annotated[Literal["validate", "all_or_nothing", "accept_valid"], Query()] =
                        "all_or_nothing"):
     job = await services.call("registry", "start_import", format=format, mode=mode)
+    return JSONResponse(await send_import(services, job["id"], request.stream()), status_code=202)
+
+
+async def send_import(services, job_id: str, pieces) -> dict:
+    """The file, as it arrives (`pieces`: an async iterator of bytes), to the registry in chunks of
+    CHUNK; then the job is queued. The web import page sends its upload through here too."""
     seq, buffer = 0, bytearray()
-    async for piece in request.stream():
+    async for piece in pieces:
         buffer += piece
         while len(buffer) >= CHUNK:
-            await services.call("registry", "add_import_chunk", job_id=job["id"], seq=seq,
+            await services.call("registry", "add_import_chunk", job_id=job_id, seq=seq,
                                 data=base64.b64encode(bytes(buffer[:CHUNK])).decode("ascii"))
             del buffer[:CHUNK]
             seq += 1
     if buffer:
-        await services.call("registry", "add_import_chunk", job_id=job["id"], seq=seq,
+        await services.call("registry", "add_import_chunk", job_id=job_id, seq=seq,
                             data=base64.b64encode(bytes(buffer)).decode("ascii"))
     if seq == 0 and not buffer:
         raise InvalidInput("the request body (the file) is empty")
-    return JSONResponse(await services.call("registry", "finish_import", job_id=job["id"]), status_code=202)
+    return await services.call("registry", "finish_import", job_id=job_id)
 
 
 @router.get("/registry/imports/{job_id}", summary="An import's progress: rows done, total, rate, errors so far")
@@ -57,7 +63,13 @@ async def get_import(job_id: UUID, services: ServicesDep):
 @router.get("/registry/imports/{job_id}/problems.csv", summary="The per-row report (row, field, message) as CSV",
             response_class=StreamingResponse)
 async def import_problems(job_id: UUID, services: ServicesDep):
-    first = await services.call("registry", "list_import_problems", job_id=str(job_id), after=0, limit=2000)
+    return await problems_csv(services, str(job_id))
+
+
+async def problems_csv(services, job_id: str) -> StreamingResponse:
+    """The per-row report as CSV, read page by page (the first page is asked before answering, so
+    a job the caller may not see is refused with its error, not an empty file)."""
+    first = await services.call("registry", "list_import_problems", job_id=job_id, after=0, limit=2000)
 
     async def lines():
         page = first
@@ -66,7 +78,7 @@ async def import_problems(job_id: UUID, services: ServicesDep):
             yield "".join(_csv_line(p) for p in page["items"]).encode()
             if not page["next"]:
                 return
-            page = await services.call("registry", "list_import_problems", job_id=str(job_id), after=page["next"],
+            page = await services.call("registry", "list_import_problems", job_id=job_id, after=page["next"],
                                        limit=2000)
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="import-{job_id}-erori.csv"'})
