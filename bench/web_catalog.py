@@ -179,7 +179,7 @@ def run(args: argparse.Namespace, scratch: Scratch) -> int:
              background_note([x.cpu for v in results.values() for x in v])]
     if any(errors.values()):
         notes.append(f"!!! ERRORS during the windows: {errors}")
-    table = print_table("Web page vs JSON view", f"GET /v1/classes/{{class}}/catalog JSON",
+    table = print_table("Web page vs JSON view", "GET /v1/classes/{class}/catalog JSON",
                         "GET /web/teacher/classes/{class}/catalog (HTML, same data)", rows_out, notes)
     cpu = {kind: median_cpu([x.cpu for x in v]) for kind, v in results.items()}
     cpu_text = "\n\n".join([print_cpu("JSON view", cpu["json"]), print_cpu("class catalog page", cpu["page"]),
