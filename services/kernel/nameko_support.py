@@ -365,20 +365,20 @@ class ServiceBase:
 
     @rpc
     def tenant_replay(self, tenant_id: str, envelopes: list, credential: str | None = None,
-                      rows: list | None = None) -> dict:
+                      rows: list | None = None, snapshot_at: float | None = None) -> dict:
         """Apply an incremental set to the live tenant: change-log after-images (`envelopes`, sets
-        of format 1) and captured row changes (`rows`, in their order; shared rows only added)."""
+        of format 1) and captured row changes (`rows`, in their order; shared rows only added;
+        those recorded before the full set's `snapshot_at` tolerated, see `apply_row_changes`)."""
         caller = self._require_tenant_data_caller(credential)
         applied: dict[str, int] = {}
         with self.db.writing() as connection:
             for envelope in envelopes:
                 table = tenant_data.replay_event(connection, self.db.metadata, str(tenant_id), envelope)
                 applied[table or "not_a_row_image"] = applied.get(table or "not_a_row_image", 0) + 1
-            for change in rows or ():
-                table = tenant_data.apply_row_change(connection, self.db.metadata, str(tenant_id), change,
-                                                     update_shared=False)
-                key = f"rows.{table}" if table else "rows.skipped"
-                applied[key] = applied.get(key, 0) + 1
+            for table, n in tenant_data.apply_row_changes(
+                    connection, self.db.metadata, str(tenant_id), list(rows or ()), update_shared=False,
+                    snapshot_at=float(snapshot_at) if snapshot_at is not None else None).items():
+                applied[f"rows.{table}"] = n
             self.db.emit(connection, self.ctx, "tenant_changes_replayed", entity_type="tenant",
                          entity_id=str(tenant_id), tenant_id=str(tenant_id), after={"applied": applied},
                          reason=f"restore by {caller}")

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
+import orjson
 from sqlalchemy import select
 
 from services.kernel import tenant_data
@@ -26,9 +27,9 @@ from services.kernel.errors import InvalidInput, NotFound
 from services.kernel.migrations import upgrade_to_head
 
 from . import keys
-from .archive import member_table, parse_member, read_archive
+from .archive import member_rows_service, member_table, parse_member, read_archive
 from .models import BackupSet
-from .sets import Config, Fleet, local_copy
+from .sets import ROW_WINDOW_MARGIN_SECONDS, Config, Fleet, local_copy
 
 # an event that happened just before a snapshot may have committed just after it: replay a
 # little before the snapshot too (replaying an after-image twice changes nothing)
@@ -46,13 +47,51 @@ def choose_sets(session, tenant_id: str, at: float) -> tuple[BackupSet, list[Bac
     incrementals = list(session.scalars(select(BackupSet).where(
         BackupSet.tenant_id == tenant_id, BackupSet.kind == "incremental", BackupSet.pruned_at.is_(None),
         BackupSet.as_of > full.as_of - REPLAY_MARGIN_SECONDS).order_by(BackupSet.as_of)))
-    # the sets up to `at`, plus the first one after it (it holds the events just before `at`)
+    # the sets up to `at`, plus the first one that covers it (it holds the changes just before
+    # `at`; a set's row changes end a settling delay before its time)
     chosen = []
     for row in incrementals:
         chosen.append(row)
-        if row.as_of >= at:
+        if covers_until(row) >= at:
             break
     return full, chosen
+
+
+def covers_until(row: BackupSet) -> float:
+    window = orjson.loads(row.manifest).get("rows_window")
+    return min(row.as_of, float(window[1])) if window else row.as_of
+
+
+class Increment:
+    """What one incremental set holds: the change log's envelopes and, from format 2 on, the row
+    changes per service (which then replace the envelopes' after-images for that service)."""
+
+    def __init__(self):
+        self.envelopes: list[dict] = []
+        self.rows: dict[str, list[dict]] = {}
+        self.manifest: dict = {}
+
+    def on_member(self, name: str, data: bytes) -> None:
+        if name.startswith("changes/"):
+            self.envelopes.extend(parse_member(data))
+            return
+        service = member_rows_service(name)
+        if service is not None:
+            self.rows.setdefault(service, []).extend(parse_member(data))
+
+    def has_rows(self, service: str) -> bool:
+        return service in (self.manifest.get("row_changes") or {})
+
+    def rows_in_window(self, service: str, full_as_of: float, at: float) -> list[dict]:
+        start = full_as_of - ROW_WINDOW_MARGIN_SECONDS
+        return [c for c in self.rows.get(service, ()) if start < float(c["at"]) <= at]
+
+
+def read_increment(config: Config, row: BackupSet, scratch: Path, identity, public_key) -> Increment:
+    increment = Increment()
+    increment.manifest = read_archive(str(local_copy(config, row, scratch)), identity, public_key,
+                                      increment.on_member)
+    return increment
 
 
 def service_metadata(service: str):
@@ -67,6 +106,10 @@ def _events_in_window(envelopes: list[dict], start: float, at: float) -> list[di
         if start - REPLAY_MARGIN_SECONDS < t <= at:
             out.append((t, e))
     return [e for _, e in sorted(out, key=lambda p: (p[0], p[1]["event_id"]))]
+
+
+def _pages(items: list, size: int = 500) -> list[list]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
 
 
 def restore_fresh(config: Config, full: BackupSet, incrementals: list[BackupSet], at: float,
@@ -105,16 +148,23 @@ def restore_fresh(config: Config, full: BackupSet, incrementals: list[BackupSet]
             connection_for(key.split(".", 1)[0])  # a service whose tables were all empty
         for i, row in enumerate(incrementals):
             progress(0.5 + 0.4 * i / max(1, len(incrementals)), f"replaying {row.file_name}")
-            envelopes: list[dict] = []
-            read_archive(str(local_copy(config, row, Path(scratch))), identity, public_key,
-                         lambda n, d: envelopes.extend(parse_member(d)) if n.startswith("changes/") else None)
-            for e in _events_in_window(envelopes, full.as_of, at):
+            increment = read_increment(config, row, Path(scratch), identity, public_key)
+            for e in _events_in_window(increment.envelopes, full.as_of, at):
                 service = e["type"].split(".", 1)[0]
-                if service not in connections:
+                if service not in connections or increment.has_rows(service):
                     continue
                 table = tenant_data.replay_event(connections[service], metadata[service], full.tenant_id, e)
                 key = f"{service}.{table}" if table else "not_a_row_image"
                 report["replayed"][key] = report["replayed"].get(key, 0) + 1
+            for service in connections:
+                if not increment.has_rows(service):
+                    continue
+                applied = tenant_data.apply_row_changes(
+                    connections[service], metadata[service], full.tenant_id,
+                    increment.rows_in_window(service, full.as_of, at), update_shared=True, snapshot_at=full.as_of)
+                for table, n in applied.items():
+                    key = f"rows.{service}.{table}"
+                    report["replayed"][key] = report["replayed"].get(key, 0) + n
         progress(0.95, "checksums of the restored data")
         report["tables"] = {}
         for service, conn in connections.items():
@@ -167,15 +217,18 @@ def restore_live(fleet: Fleet, config: Config, full: BackupSet, incrementals: li
         read_archive(str(paths[full.id]), identity, public_key, on_member)
         for i, row in enumerate(incrementals):
             progress(0.7 + 0.25 * i / max(1, len(incrementals)), f"replaying {row.file_name}")
-            envelopes: list[dict] = []
-            read_archive(str(paths[row.id]), identity, public_key,
-                         lambda n, d: envelopes.extend(parse_member(d)) if n.startswith("changes/") else None)
-            window = _events_in_window(envelopes, full.as_of, at)
+            increment = Increment()
+            increment.manifest = read_archive(str(paths[row.id]), identity, public_key, increment.on_member)
+            window = _events_in_window(increment.envelopes, full.as_of, at)
             for service in chosen:
-                mine = [e for e in window if e["type"].split(".", 1)[0] == service]
-                for start in range(0, len(mine), 500):
-                    answer = fleet.call(service, "tenant_replay", tenant_id=full.tenant_id,
-                                        envelopes=mine[start:start + 500])
+                if increment.has_rows(service):
+                    batches = [{"envelopes": [], "rows": rows, "snapshot_at": full.as_of}
+                               for rows in _pages(increment.rows_in_window(service, full.as_of, at))]
+                else:
+                    batches = [{"envelopes": envelopes}
+                               for envelopes in _pages([e for e in window if e["type"].split(".", 1)[0] == service])]
+                for batch in batches:
+                    answer = fleet.call(service, "tenant_replay", tenant_id=full.tenant_id, **batch)
                     for table, n in answer["applied"].items():
                         report["replayed"][f"{service}.{table}"] = report["replayed"].get(f"{service}.{table}", 0) + n
     return report
