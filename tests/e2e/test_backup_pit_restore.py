@@ -11,9 +11,11 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import create_engine
 
 from services.backup.tenant.restoring import service_metadata
 from services.kernel import tenant_data
+from services.kernel.db import normalise_url
 from tests.e2e.test_backup_tenant import SERVICES, _checksums, _drop, _fresh_template, _job, _live_url
 
 pytestmark = pytest.mark.e2e
@@ -176,6 +178,27 @@ def test_point_in_time_restore_brings_back_every_table(platform):
     differing = sorted(t for t in plan_tables if restored.get(t) != expected[t])
     assert not differing, f"restored tables that differ from the live data at the point in time: {differing}"
     assert incremental["result"]["row_changes"]["grades"] > 0, incremental["result"]
+
+    # the drill replays the chain up to the last set and compares it with the live data: the
+    # tables nothing changed since must be equal; a row changed behind the platform's back fails it
+    with platform.client(platform.token("operator")) as c:
+        drill = _job(c, c.post("/v1/backup/drills", json={"tenant_id": tenant}))
+        [report] = drill["result"]["tenants"]
+        assert report["ok"], report
+        assert report["checks"]["chain_equals_live"].startswith("ok"), report["checks"]
+        engine = create_engine(normalise_url(live["grades"]))
+        try:
+            with engine.begin() as conn:
+                subjects = service_metadata("grades").tables["subjects"]
+                assert conn.execute(subjects.update().where(subjects.c.id == physics["id"])
+                                    .values(weekly_hours=3)).rowcount == 1
+        finally:
+            engine.dispose()
+        drill = _job(c, c.post("/v1/backup/drills", json={"tenant_id": tenant}))
+        [report] = drill["result"]["tenants"]
+        assert drill["status"] == "failed" and not report["ok"], report
+        assert report["checks"]["chain_equals_live"] == \
+            "differs from the live data with no change since: grades.subjects", report["checks"]
 
 
 def tmp_path_of(platform):

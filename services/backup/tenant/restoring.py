@@ -113,8 +113,11 @@ def _pages(items: list, size: int = 500) -> list[list]:
 
 
 def restore_fresh(config: Config, full: BackupSet, incrementals: list[BackupSet], at: float,
-                  url_for: Callable[[str], str], *, identity=None, progress: Progress = lambda f, s: None) -> dict:
-    """Restore into empty databases (`url_for(service)`); returns checksums of what was restored."""
+                  url_for: Callable[[str], str], *, identity=None, progress: Progress = lambda f, s: None,
+                  increments_only: bool = False) -> dict:
+    """Restore into empty databases (`url_for(service)`); returns checksums of what was restored.
+    `increments_only`: the databases hold the full set already (a drill restored it and checked
+    it); only the incremental sets are applied on top."""
     identity = identity or keys.age_identity()
     public_key = keys.manifest_public_key()
     report: dict = {"full_set_id": full.id, "incremental_set_ids": [r.id for r in incrementals],
@@ -136,7 +139,7 @@ def restore_fresh(config: Config, full: BackupSet, incrementals: list[BackupSet]
 
         def on_full_member(name: str, data: bytes) -> None:
             where = member_table(name)
-            if where is None:
+            if where is None or increments_only:
                 return
             service, table = where
             tenant_data.import_rows(connection_for(service), metadata[service], full.tenant_id, table,
