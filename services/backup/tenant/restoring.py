@@ -1,5 +1,7 @@
 """Restoring one tenant at a point in time: its latest full set before that time, then the
-change log of the incremental sets after it, replayed up to that time.
+incremental sets after it, replayed up to that time: their captured row changes per service
+(archive format 2, `services/kernel/row_changes.py`), or for older sets the change log's
+after-images.
 
 - Into fresh databases: each service's own migrations build an empty schema at the given
   URL, and the kernel's generic import (`services/kernel/tenant_data.py`) writes the rows, in

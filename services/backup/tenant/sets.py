@@ -3,7 +3,8 @@
 A full set asks every service for one consistent snapshot of the tenant's rows
 (`tenant_export_open`, opened on all services first so the snapshots are taken together),
 pages through them (`tenant_export_chunk`) and writes each chunk into the archive as it
-arrives. An incremental set seals the change log's unsealed events of the tenant.
+arrives. An incremental set seals the change log's unsealed events of the tenant and the row
+changes every service captured in its window (`tenant_row_changes`, see `rows_window_start`).
 Both are encrypted to the age public key, signed, stored locally and uploaded to every
 configured off-site target.
 """
