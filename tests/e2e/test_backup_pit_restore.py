@@ -5,7 +5,6 @@ services' metadata (`tenant_data.plan`): a table the journey below leaves unchan
 listed in UNTOUCHED with the reason, so a new table without coverage fails this test."""
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -55,19 +54,6 @@ UNTOUCHED = {
     "grades.school_years": "the school year does not change",
     "grades.year_results": "the year is not closed",
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def short_settle():
-    """Incremental sets seal row changes recorded up to one second before their time (set before
-    the platform of this module starts, which inherits the environment)."""
-    previous = os.environ.get("BACKUP_ROW_SETTLE_SECONDS")
-    os.environ["BACKUP_ROW_SETTLE_SECONDS"] = "1"
-    yield
-    if previous is None:
-        os.environ.pop("BACKUP_ROW_SETTLE_SECONDS")
-    else:
-        os.environ["BACKUP_ROW_SETTLE_SECONDS"] = previous
 
 
 def _every_table(live: dict, tenant_id: str) -> dict[str, dict]:
@@ -161,7 +147,6 @@ def test_point_in_time_restore_brings_back_every_table(platform):
     assert not uncovered, f"tables the journey does not change, and not listed in UNTOUCHED: {sorted(uncovered)}"
     assert {"grades.grade_versions", "registry.processing_restrictions", "registry.record_versions",
             "auth.sessions", "audit.audit_entries"} <= changed
-    time.sleep(1.5)  # past the incremental's settling delay
     with platform.client(platform.token("operator")) as c:
         incremental = _job(c, c.post(f"/v1/backup/tenants/{tenant}/sets", json={"kind": "incremental"}))
         template, dbs = _fresh_template(platform, tmp_path_of(platform), "pit_all")

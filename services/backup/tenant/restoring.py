@@ -20,7 +20,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
-import orjson
 from sqlalchemy import select
 
 from services.kernel import tenant_data
@@ -29,7 +28,7 @@ from services.kernel.errors import InvalidInput, NotFound
 from services.kernel.migrations import upgrade_to_head
 
 from . import keys
-from .archive import member_rows_service, member_table, parse_member, read_archive
+from .archive import _yield as yield_now, member_rows_service, member_table, parse_member, read_archive
 from .models import BackupSet
 from .sets import ROW_WINDOW_MARGIN_SECONDS, Config, Fleet, local_copy
 
@@ -49,19 +48,13 @@ def choose_sets(session, tenant_id: str, at: float) -> tuple[BackupSet, list[Bac
     incrementals = list(session.scalars(select(BackupSet).where(
         BackupSet.tenant_id == tenant_id, BackupSet.kind == "incremental", BackupSet.pruned_at.is_(None),
         BackupSet.as_of > full.as_of - REPLAY_MARGIN_SECONDS).order_by(BackupSet.as_of)))
-    # the sets up to `at`, plus the first one that covers it (it holds the changes just before
-    # `at`; a set's row changes end a settling delay before its time)
+    # the sets up to `at`, plus the first one after it (it holds the changes just before `at`)
     chosen = []
     for row in incrementals:
         chosen.append(row)
-        if covers_until(row) >= at:
+        if row.as_of >= at:
             break
     return full, chosen
-
-
-def covers_until(row: BackupSet) -> float:
-    window = orjson.loads(row.manifest).get("rows_window")
-    return min(row.as_of, float(window[1])) if window else row.as_of
 
 
 class Increment:
@@ -164,12 +157,13 @@ def restore_fresh(config: Config, full: BackupSet, incrementals: list[BackupSet]
             for service in connections:
                 if not increment.has_rows(service):
                     continue
-                applied = tenant_data.apply_row_changes(
-                    connections[service], metadata[service], full.tenant_id,
-                    increment.rows_in_window(service, full.as_of, at), update_shared=True, snapshot_at=full.as_of)
-                for table, n in applied.items():
-                    key = f"rows.{service}.{table}"
-                    report["replayed"][key] = report["replayed"].get(key, 0) + n
+                for rows in _pages(increment.rows_in_window(service, full.as_of, at), 200):
+                    applied = tenant_data.apply_row_changes(connections[service], metadata[service], full.tenant_id,
+                                                            rows, update_shared=True, snapshot_at=full.as_of)
+                    for table, n in applied.items():
+                        key = f"rows.{service}.{table}"
+                        report["replayed"][key] = report["replayed"].get(key, 0) + n
+                    yield_now()  # the service's other calls (a job's progress) between pages
         progress(0.95, "checksums of the restored data")
         report["tables"] = {}
         for service, conn in connections.items():

@@ -30,9 +30,10 @@ from .targets import Target, configured_targets
 
 DEFAULT_SERVICES = ("auth", "registry", "grades", "audit")
 CHUNK_ROWS = 1000
-# The row changes an incremental set seals were recorded before its cut minus this delay: a
-# transaction that recorded a change just before the cut may commit just after it (it is then
-# sealed by the next set). BACKUP_ROW_SETTLE_SECONDS.
+# An incremental set seals the row changes recorded up to its time; a transaction that recorded
+# a change just before that may commit just after the set read them, so the next set starts this
+# long before the previous one ended (the overlap is replayed twice, in order: same result).
+# BACKUP_ROW_SETTLE_SECONDS, at most ROW_WINDOW_MARGIN_SECONDS.
 ROW_SETTLE_SECONDS = 30.0
 # The first incremental after a full set starts this long before the full set's time (and a
 # restore replays row changes from there): changes recorded before the snapshot but committed
@@ -61,7 +62,8 @@ class Config:
         services = tuple(s.strip() for s in os.environ.get("BACKUP_TENANT_SERVICES", "").split(",") if s.strip())
         return cls(archive_dir=Path(raw) if raw else get_settings().data_dir / "backups" / "tenants",
                    services=services or DEFAULT_SERVICES, targets=configured_targets(),
-                   row_settle_seconds=float(os.environ.get("BACKUP_ROW_SETTLE_SECONDS", ROW_SETTLE_SECONDS)))
+                   row_settle_seconds=min(ROW_WINDOW_MARGIN_SECONDS,
+                                          float(os.environ.get("BACKUP_ROW_SETTLE_SECONDS", ROW_SETTLE_SECONDS))))
 
 
 def set_dict(row: BackupSet) -> dict:
@@ -144,14 +146,15 @@ def export_full(fleet: Fleet, store, config: Config, tenant_id: str, *, kind: st
     return _store_set(store, config, path, manifest, tenant_id, kind, as_of, None, progress, emit)
 
 
-def rows_window_start(previous: BackupSet | None) -> float:
-    """Where the next incremental's row changes start: where the previous incremental's ended,
-    or a margin before a full set (or before an incremental of format 1, which had none)."""
+def rows_window_start(previous: BackupSet | None, settle: float = ROW_SETTLE_SECONDS) -> float:
+    """Where the next incremental's row changes start: a settling delay before the previous
+    incremental's ended, or a margin before a full set (or before an incremental of format 1,
+    which had none)."""
     if previous is None:
         return 0.0
     window = orjson.loads(previous.manifest).get("rows_window")
     if previous.kind == "incremental" and window:
-        return float(window[1])
+        return float(window[1]) - settle
     return previous.as_of - ROW_WINDOW_MARGIN_SECONDS
 
 
@@ -186,7 +189,7 @@ def seal_incremental(store, config: Config, tenant_id: str, *, fleet: Fleet | No
             progress(0.5, f"sealed {len(sealed)} events")
         extra = {}
         if fleet is not None:
-            since, until = rows_window_start(previous), cut - config.row_settle_seconds
+            since, until = rows_window_start(previous, config.row_settle_seconds), cut
             counts = {}
             for i, service in enumerate(config.services):
                 counts[service] = _seal_row_changes(fleet, writer, config, service, tenant_id, since, until)
