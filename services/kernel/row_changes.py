@@ -18,8 +18,8 @@ row that points at it, so a restore finds the parent before the child).
 
 Order: `row_changes.id`. Two transactions that change the same row are serialised by the row's
 lock, and each image is written after its statement, under that lock: per row, id order is
-commit order. A reader must not read the newest ids before their transactions could commit:
-the backup service reads changes recorded before its cut minus a settling delay.
+commit order. A transaction may commit a little after a reader read past its changes: the
+backup service's next incremental set starts a settling delay before the previous one ended.
 
 Rows older than ROW_CHANGES_RETENTION_DAYS are pruned (they are sealed into a daily incremental
 set long before).
