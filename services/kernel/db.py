@@ -156,6 +156,12 @@ def bulk_insert(db: Session | Connection, table, rows: list[dict]) -> None:
     if not rows:
         return
     connection = db.connection() if isinstance(db, Session) else db
+    _bulk_insert(connection, table, rows)
+    from .row_changes import after_driver_insert
+    after_driver_insert(connection, table, rows)  # driver-level: past the row-change capture's events
+
+
+def _bulk_insert(connection: Connection, table, rows: list[dict]) -> None:
     dialect = connection.dialect
     names = list(rows[0])
     columns = [table.c[name] for name in names]

@@ -33,7 +33,7 @@ from .metrics import RPC_CALLS, RPC_LATENCY, child
 from .outbox import OutboxRelay, newly_processed, record_event, record_events
 from .rpc_entrypoint import PlatformRpc
 from .settings import database_url, get_settings
-from . import service_credentials, tenant_data
+from . import row_changes, service_credentials, tenant_data
 from .tenant_data import ExportSessions
 
 log = get_logger(__name__)
@@ -155,6 +155,8 @@ class Database(DependencyProvider):
     def setup(self):
         settings = get_settings()
         self.engine = make_engine(database_url(self.service))
+        row_changes.RowCapture(self.metadata).install(self.engine)
+        self.row_changes_retention = settings.row_changes_retention_days * 86400.0
         self.sessions = make_sessionmaker(self.engine)
         self._wake = GreenEvent()
         sa_event.listen(self.sessions.factory, "after_commit", self._after_commit)
@@ -184,13 +186,24 @@ class Database(DependencyProvider):
         self.container.spawn_managed_thread(self._reap_export_sessions)
 
     def _reap_export_sessions(self):
-        """An export whose caller went away must not hold a snapshot (and its connection) open."""
+        """An export whose caller went away must not hold a snapshot (and its connection) open;
+        captured row changes older than their retention window go (every ten minutes)."""
+        pruned_at = 0.0
         while True:
             eventlet.sleep(30)
             try:
                 self.exports.reap()
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("tenant_export.reap_failed", error=type(exc).__name__)
+            if time.monotonic() - pruned_at >= 600:
+                pruned_at = time.monotonic()
+                try:
+                    with self.sessions._my_turn():
+                        n = row_changes.prune(self.engine, self.metadata, time.time() - self.row_changes_retention)
+                    if n:
+                        log.info("row_changes.pruned", service=self.service, rows=n)
+                except Exception as exc:  # noqa: BLE001 - the next round tries again
+                    log.warning("row_changes.prune_failed", error=type(exc).__name__)
 
     def stop(self):
         self.relay.close()
@@ -351,18 +364,37 @@ class ServiceBase:
         return {"table": table, "inserted": inserted, "removed": removed}
 
     @rpc
-    def tenant_replay(self, tenant_id: str, envelopes: list, credential: str | None = None) -> dict:
-        """Apply change-log after-images (an incremental set) to the live tenant."""
+    def tenant_replay(self, tenant_id: str, envelopes: list, credential: str | None = None,
+                      rows: list | None = None, snapshot_at: float | None = None) -> dict:
+        """Apply an incremental set to the live tenant: change-log after-images (`envelopes`, sets
+        of format 1) and captured row changes (`rows`, in their order; shared rows only added;
+        those recorded before the full set's `snapshot_at` tolerated, see `apply_row_changes`)."""
         caller = self._require_tenant_data_caller(credential)
         applied: dict[str, int] = {}
         with self.db.writing() as connection:
             for envelope in envelopes:
                 table = tenant_data.replay_event(connection, self.db.metadata, str(tenant_id), envelope)
                 applied[table or "not_a_row_image"] = applied.get(table or "not_a_row_image", 0) + 1
+            for table, n in tenant_data.apply_row_changes(
+                    connection, self.db.metadata, str(tenant_id), list(rows or ()), update_shared=False,
+                    snapshot_at=float(snapshot_at) if snapshot_at is not None else None).items():
+                applied[f"rows.{table}"] = n
             self.db.emit(connection, self.ctx, "tenant_changes_replayed", entity_type="tenant",
                          entity_id=str(tenant_id), tenant_id=str(tenant_id), after={"applied": applied},
                          reason=f"restore by {caller}")
         return {"applied": applied}
+
+    @rpc
+    def tenant_row_changes(self, tenant_id: str, since: float, until: float, after_id: int | None = None,
+                           limit: int = 1000, credential: str | None = None) -> dict:
+        """A page of the tenant's captured row changes recorded in (since, until], in order
+        (`services/kernel/row_changes.py`), for an incremental set; `next` pages on."""
+        self._require_tenant_data_caller(credential)
+        limit = max(1, min(int(limit), tenant_data.MAX_CHUNK_ROWS))
+        with self.db.reading_rows() as connection:
+            return row_changes.read_changes(connection, self.db.metadata, str(tenant_id), since=float(since),
+                                            until=float(until), after_id=int(after_id) if after_id is not None
+                                            else None, limit=limit)
 
     @rpc
     def tenant_checksums(self, tenant_id: str, credential: str | None = None) -> dict:

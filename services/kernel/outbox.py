@@ -50,7 +50,8 @@ ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
 
 
 def add_kernel_tables(metadata: MetaData) -> None:
-    """Every service's schema carries an outbox (producer side) and an inbox (consumer dedupe)."""
+    """Every service's schema carries an outbox (producer side), an inbox (consumer dedupe) and
+    the row-change capture (`row_changes.py`, read by incremental backups)."""
     Table(
         "outbox", metadata,
         Column("id", ID_TYPE, primary_key=True, autoincrement=True),
@@ -65,6 +66,8 @@ def add_kernel_tables(metadata: MetaData) -> None:
         Column("last_error", String(500)),
         Index("ix_outbox_unpublished", "published_at", "id"),
     )
+    from .row_changes import add_row_changes_table
+    add_row_changes_table(metadata, ID_TYPE)
     Table(
         "inbox", metadata,
         Column("event_id", String(36), primary_key=True),

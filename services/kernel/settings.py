@@ -31,6 +31,9 @@ class PlatformSettings(BaseSettings):
     # Published outbox rows are deleted after this many days: the audit log and the backup
     # change log keep the events; the window leaves time to re-publish by hand if needed.
     outbox_retention_days: float = Field(7.0, ge=0.0, validation_alias="OUTBOX_RETENTION_DAYS")
+    # Captured row changes (services/kernel/row_changes.py) are deleted after this many days: the
+    # daily incremental backup set has sealed them long before.
+    row_changes_retention_days: float = Field(8.0, ge=0.0, validation_alias="ROW_CHANGES_RETENTION_DAYS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     signing_key_file: Path | None = Field(None, validation_alias="AUTH_SIGNING_KEY_FILE")
     public_key_file: Path | None = Field(None, validation_alias="AUTH_PUBLIC_KEY_FILE")

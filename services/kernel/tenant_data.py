@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .errors import InvalidInput, NotFound
 
-KERNEL_TABLES = frozenset({"outbox", "inbox"})
+KERNEL_TABLES = frozenset({"outbox", "inbox", "row_changes"})
 MAX_CHUNK_ROWS = 5000
 SESSION_SECONDS = 600.0
 
@@ -418,3 +418,66 @@ def replay_event(connection: Connection, metadata: MetaData, tenant_id: str, env
                 image[column.name] = column.default.arg()
     connection.execute(table.insert(), [image])
     return str(table.name)
+
+
+def apply_row_changes(connection: Connection, metadata: MetaData, tenant_id: str, changes: list[dict], *,
+                      update_shared: bool, snapshot_at: float | None = None) -> dict[str, int]:
+    """Apply captured row changes in their order; returns how many per table ("skipped": not
+    applied). A change recorded before the snapshot they are replayed over (`snapshot_at`) may
+    describe a row the snapshot already holds in a later state, and point at rows gone since:
+    such a change is applied in a savepoint, and one the schema refuses is skipped (the
+    snapshot, or a later change, holds the row's state)."""
+    from sqlalchemy.exc import IntegrityError
+    applied: dict[str, int] = {}
+    for change in changes:
+        if snapshot_at is not None and float(change.get("at") or 0) <= snapshot_at:
+            try:
+                with connection.begin_nested():
+                    table = apply_row_change(connection, metadata, tenant_id, change, update_shared=update_shared)
+            except IntegrityError:
+                table = None
+        else:
+            table = apply_row_change(connection, metadata, tenant_id, change, update_shared=update_shared)
+        applied[table or "skipped"] = applied.get(table or "skipped", 0) + 1
+    return applied
+
+
+def apply_row_change(connection: Connection, metadata: MetaData, tenant_id: str, change: dict, *,
+                     update_shared: bool) -> str | None:
+    """Apply one captured row change (`row_changes.read_changes`): the row's image written as
+    it is (updated where its key exists, inserted otherwise), or the row deleted. Owned rows
+    must be this tenant's; a shared row is never deleted, and changed only if `update_shared`
+    (a restore into fresh databases; a live restore only adds the missing ones). Returns the
+    table name, or None when the change was skipped."""
+    items = {p.name: p for p in plan(metadata)}
+    item = items.get(change.get("table"))
+    if item is None:
+        raise NotFound(f"no tenant table {change.get('table')}")
+    table = metadata.tables[item.name]
+    pk = _pk(table)
+    key = change.get("key")
+    if not isinstance(key, list) or len(key) != len(pk):
+        raise InvalidInput("a row change's key does not fit its table")
+    key_values = decode_row(table, {c.name: v for c, v in zip(pk, key)})
+    where = and_(*(c == key_values[c.name] for c in pk))
+    if item.kind == "owned":
+        where = and_(where, table.c.tenant_id == tenant_id)
+    image = change.get("row")
+    if image is None:
+        if item.kind != "owned":
+            return None
+        connection.execute(delete(table).where(where))
+        return item.name
+    row = decode_row(table, image)
+    if any(row.get(c.name) != key_values[c.name] for c in pk):
+        raise InvalidInput("a row change's image does not hold its own key")
+    if item.kind == "owned" and row.get("tenant_id") != tenant_id:
+        raise InvalidInput("a row of another tenant cannot be imported into this one")
+    exists = connection.execute(select(*pk).where(where)).first() is not None
+    if exists:
+        if item.kind != "owned" and not update_shared:
+            return None
+        connection.execute(table.update().where(where).values({k: v for k, v in row.items() if k not in key_values}))
+    else:
+        connection.execute(table.insert(), [row])
+    return item.name

@@ -85,6 +85,10 @@ RPCS_WITHOUT_ENTRY["*"].update({
     for name in ("tenant_export_open", "tenant_export_chunk", "tenant_export_close", "tenant_import_chunk",
                  "tenant_replay", "tenant_checksums")
 })
+RPCS_WITHOUT_ENTRY["*"]["tenant_row_changes"] = (
+    "a read, system only: the backup service pages a tenant's captured row changes with a service credential when "
+    "it seals an incremental set (no route, no matrix cell); the set is backup.set_created "
+    "(tests/e2e/test_backup_pit_restore.py)")
 RPCS_WITHOUT_ENTRY.setdefault("auth", {}).update({
     "names_for_documents": "a read: documents ask for the school's and the teachers' names to print",
 })

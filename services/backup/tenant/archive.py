@@ -4,6 +4,8 @@ Inside the tar, in this order:
 - `data/<service>/<table>/<n>.jsonl`: one member per exported chunk (canonical JSON lines),
   so a set is written while it is exported, never whole in memory;
 - `changes/<n>.jsonl` (incremental sets): the change log's envelopes;
+- `rows/<service>/<n>.jsonl` (incremental sets, format 2): the row changes each service
+  captured in the set's window (`services/kernel/row_changes.py`), in the service's order;
 - `manifest.json`: tenant, kind, time, SHA-256 and size of every member, row count and
   checksum per table, the newest audit checkpoint;
 - `manifest.sig`: Ed25519 signature of `manifest.json` (base64).
@@ -33,7 +35,9 @@ from cryptography.exceptions import InvalidSignature
 from services.kernel.errors import InvalidInput
 from services.kernel.tenant_data import TableDigest, row_bytes
 
-FORMAT = 1
+# 1: data and changes; 2: incremental sets also carry `rows/` (the manifest's `row_changes`
+# counts them per service, `rows_window` is the (from, through] of their capture times)
+FORMAT = 2
 READ_BLOCK = 1 << 16
 
 
@@ -165,6 +169,12 @@ class ArchiveWriter:
             n = self._counts["changes"] = self._counts.get("changes", 0) + 1
             self._member(f"changes/{n:06d}.jsonl", b"".join(row_bytes(e) for e in envelopes))
 
+    def add_row_changes(self, service: str, changes: list[dict]) -> None:
+        if changes:
+            key = f"rows.{service}"
+            n = self._counts[key] = self._counts.get(key, 0) + 1
+            self._member(f"rows/{service}/{n:06d}.jsonl", b"".join(row_bytes(c) for c in changes))
+
     def finish(self, **extra) -> dict:
         manifest = {"format": FORMAT, **self.header, **extra, "files": dict(self.files),
                     "tables": {k: d.as_dict() for k, d in sorted(self.tables.items())}}
@@ -278,6 +288,12 @@ def read_archive(path: str, identity, public_key, on_member: Callable[[str, byte
 
 def parse_member(data: bytes) -> list[dict]:
     return [orjson.loads(line) for line in data.splitlines() if line]
+
+
+def member_rows_service(name: str) -> str | None:
+    """`rows/<service>/<n>.jsonl` → service."""
+    parts = name.split("/")
+    return parts[1] if len(parts) == 3 and parts[0] == "rows" else None
 
 
 def member_table(name: str) -> tuple[str, str] | None:

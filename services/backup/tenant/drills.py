@@ -7,7 +7,10 @@ Per tenant:
    and checksums the manifest recorded from the live snapshot at the set's time;
 3. the live data now is compared with the restored data: equal when the change log holds
    no event of the tenant after the set, otherwise the drill reports how many changes
-   happened since (the data legitimately moved on);
+   happened since (the data legitimately moved on); when every incremental after the full set
+   carries row changes (format 2), the chain is replayed on top up to the last set's time and
+   compared with the live data table by table: a table no row change touched since must be
+   equal (`chain_equals_live`), else the drill fails;
 4. the audit log (`audit_check.py`): the restored audit trail holds as many of the tenant's
    entries as the manifest says; every restored row that an entry of that trail describes as a
    row image (the change-log replay's rule) agrees on the image's columns with the newest such
@@ -23,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
 from sqlalchemy import select
 
 from services.kernel.db import make_engine
@@ -66,6 +70,15 @@ def drill_tenant(fleet: Fleet | None, store, config: Config, tenant_id: str, *, 
             urls = url_for or scratch_url_for(Path(scratch))
             restored = restore_fresh(config, full, [], full.as_of, urls, identity=identity)
             audit_rows, audit_leaves = _audit_checks(fleet, store, tenant_id, full.as_of, restored, urls)
+            chain = [r for r in incrementals if orjson.loads(r.manifest).get("rows_window")]
+            if fleet is not None and chain and chain == incrementals:
+                # the whole chain carries row changes: restored up to the last set's time, it must be
+                # the live data, table by table, except the tables changed since
+                chain_at = chain[-1].as_of
+                replayed = restore_fresh(config, full, chain, chain_at, urls, identity=identity,
+                                         increments_only=True)
+                report["checks"]["chain_equals_live"] = _chain_check(
+                    fleet, tenant_id, chain_at - config.row_settle_seconds, replayed)
         differing = sorted(t for t, d in restored["manifest_tables"].items() if restored["tables"].get(t) != d)
         report["checks"]["restored_equals_set"] = "ok" if not differing else f"differs: {', '.join(differing)}"
         with store.reading() as s:
@@ -89,6 +102,8 @@ def drill_tenant(fleet: Fleet | None, store, config: Config, tenant_id: str, *, 
             "checkpoint": (restored.get("audit_checkpoint") or {}).get("event_id"),
             "rows": audit_rows, "leaves": audit_leaves}
         failures = []
+        if str(report["checks"].get("chain_equals_live", "")).startswith("differs"):
+            failures.append(f"the restored chain {report['checks']['chain_equals_live']}")
         if audit_rows and audit_rows["disagree"]:
             first = audit_rows["disagreements"][0]
             failures.append(f"{audit_rows['disagree']} restored rows disagree with the audit log, first "
@@ -105,6 +120,33 @@ def drill_tenant(fleet: Fleet | None, store, config: Config, tenant_id: str, *, 
         report["error"] = getattr(exc, "message", None) or str(exc)
     report["seconds"] = round(time.time() - started, 3)
     return report
+
+
+def _chain_check(fleet: Fleet, tenant_id: str, chain_at: float, replayed: dict) -> str:
+    """The full set + its incrementals, restored at the last set's time, against the live data now:
+    every table no row change touched since `chain_at` (that time less the settling delay: a
+    transaction may have committed after the set) must be equal (the others moved on)."""
+    moved: set[str] = set()
+    differs: list[str] = []
+    for service in sorted({t.split(".", 1)[0] for t in replayed["tables"]}):
+        after, pages = None, 0
+        while True:
+            page = fleet.call(service, "tenant_row_changes", tenant_id=tenant_id, since=chain_at,
+                              until=time.time() + 60, after_id=after, limit=1000)
+            moved.update(f"{service}.{c['table']}" for c in page["changes"])
+            after, pages = page["next"], pages + 1
+            if after is None or pages >= 20:
+                break
+        live = fleet.call(service, "tenant_checksums", tenant_id=tenant_id)
+        pruned = page.get("oldest_kept") is not None and page["oldest_kept"] > chain_at
+        if after is not None or pruned:  # too much moved, or changes since already pruned: cannot tell
+            moved.update(f"{service}.{t}" for t in live)
+            continue
+        differs.extend(f"{service}.{t}" for t, d in live.items()
+                       if f"{service}.{t}" not in moved and replayed["tables"].get(f"{service}.{t}") != d)
+    if differs:
+        return f"differs from the live data with no change since: {', '.join(sorted(differs))}"
+    return "ok" if not moved else f"ok; {len(moved)} tables changed since the last set"
 
 
 def _audit_checks(fleet: Fleet | None, store, tenant_id: str, as_of: float, restored: dict,

@@ -136,7 +136,8 @@ class Runner:
         if kind == "full":
             return sets.export_full(fleet, self.store, self.config, tenant_id, progress=progress, emit=emit)
         if kind == "incremental":
-            return sets.seal_incremental(self.store, self.config, tenant_id, progress=progress, emit=emit)
+            return sets.seal_incremental(self.store, self.config, tenant_id, fleet=fleet, progress=progress,
+                                         emit=emit)
         if kind == "handover":
             return self._handover(fleet, tenant_id, progress, emit)
         if kind == "restore":

@@ -1,5 +1,7 @@
 """Restoring one tenant at a point in time: its latest full set before that time, then the
-change log of the incremental sets after it, replayed up to that time.
+incremental sets after it, replayed up to that time: their captured row changes per service
+(archive format 2, `services/kernel/row_changes.py`), or for older sets the change log's
+after-images.
 
 - Into fresh databases: each service's own migrations build an empty schema at the given
   URL, and the kernel's generic import (`services/kernel/tenant_data.py`) writes the rows, in
@@ -26,9 +28,9 @@ from services.kernel.errors import InvalidInput, NotFound
 from services.kernel.migrations import upgrade_to_head
 
 from . import keys
-from .archive import member_table, parse_member, read_archive
+from .archive import _yield as yield_now, member_rows_service, member_table, parse_member, read_archive
 from .models import BackupSet
-from .sets import Config, Fleet, local_copy
+from .sets import ROW_WINDOW_MARGIN_SECONDS, Config, Fleet, local_copy
 
 # an event that happened just before a snapshot may have committed just after it: replay a
 # little before the snapshot too (replaying an after-image twice changes nothing)
@@ -46,13 +48,45 @@ def choose_sets(session, tenant_id: str, at: float) -> tuple[BackupSet, list[Bac
     incrementals = list(session.scalars(select(BackupSet).where(
         BackupSet.tenant_id == tenant_id, BackupSet.kind == "incremental", BackupSet.pruned_at.is_(None),
         BackupSet.as_of > full.as_of - REPLAY_MARGIN_SECONDS).order_by(BackupSet.as_of)))
-    # the sets up to `at`, plus the first one after it (it holds the events just before `at`)
+    # the sets up to `at`, plus the first one after it (it holds the changes just before `at`)
     chosen = []
     for row in incrementals:
         chosen.append(row)
         if row.as_of >= at:
             break
     return full, chosen
+
+
+class Increment:
+    """What one incremental set holds: the change log's envelopes and, from format 2 on, the row
+    changes per service (which then replace the envelopes' after-images for that service)."""
+
+    def __init__(self):
+        self.envelopes: list[dict] = []
+        self.rows: dict[str, list[dict]] = {}
+        self.manifest: dict = {}
+
+    def on_member(self, name: str, data: bytes) -> None:
+        if name.startswith("changes/"):
+            self.envelopes.extend(parse_member(data))
+            return
+        service = member_rows_service(name)
+        if service is not None:
+            self.rows.setdefault(service, []).extend(parse_member(data))
+
+    def has_rows(self, service: str) -> bool:
+        return service in (self.manifest.get("row_changes") or {})
+
+    def rows_in_window(self, service: str, full_as_of: float, at: float) -> list[dict]:
+        start = full_as_of - ROW_WINDOW_MARGIN_SECONDS
+        return [c for c in self.rows.get(service, ()) if start < float(c["at"]) <= at]
+
+
+def read_increment(config: Config, row: BackupSet, scratch: Path, identity, public_key) -> Increment:
+    increment = Increment()
+    increment.manifest = read_archive(str(local_copy(config, row, scratch)), identity, public_key,
+                                      increment.on_member)
+    return increment
 
 
 def service_metadata(service: str):
@@ -69,9 +103,16 @@ def _events_in_window(envelopes: list[dict], start: float, at: float) -> list[di
     return [e for _, e in sorted(out, key=lambda p: (p[0], p[1]["event_id"]))]
 
 
+def _pages(items: list, size: int = 500) -> list[list]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
 def restore_fresh(config: Config, full: BackupSet, incrementals: list[BackupSet], at: float,
-                  url_for: Callable[[str], str], *, identity=None, progress: Progress = lambda f, s: None) -> dict:
-    """Restore into empty databases (`url_for(service)`); returns checksums of what was restored."""
+                  url_for: Callable[[str], str], *, identity=None, progress: Progress = lambda f, s: None,
+                  increments_only: bool = False) -> dict:
+    """Restore into empty databases (`url_for(service)`); returns checksums of what was restored.
+    `increments_only`: the databases hold the full set already (a drill restored it and checked
+    it); only the incremental sets are applied on top."""
     identity = identity or keys.age_identity()
     public_key = keys.manifest_public_key()
     report: dict = {"full_set_id": full.id, "incremental_set_ids": [r.id for r in incrementals],
@@ -93,7 +134,7 @@ def restore_fresh(config: Config, full: BackupSet, incrementals: list[BackupSet]
 
         def on_full_member(name: str, data: bytes) -> None:
             where = member_table(name)
-            if where is None:
+            if where is None or increments_only:
                 return
             service, table = where
             tenant_data.import_rows(connection_for(service), metadata[service], full.tenant_id, table,
@@ -105,16 +146,24 @@ def restore_fresh(config: Config, full: BackupSet, incrementals: list[BackupSet]
             connection_for(key.split(".", 1)[0])  # a service whose tables were all empty
         for i, row in enumerate(incrementals):
             progress(0.5 + 0.4 * i / max(1, len(incrementals)), f"replaying {row.file_name}")
-            envelopes: list[dict] = []
-            read_archive(str(local_copy(config, row, Path(scratch))), identity, public_key,
-                         lambda n, d: envelopes.extend(parse_member(d)) if n.startswith("changes/") else None)
-            for e in _events_in_window(envelopes, full.as_of, at):
+            increment = read_increment(config, row, Path(scratch), identity, public_key)
+            for e in _events_in_window(increment.envelopes, full.as_of, at):
                 service = e["type"].split(".", 1)[0]
-                if service not in connections:
+                if service not in connections or increment.has_rows(service):
                     continue
                 table = tenant_data.replay_event(connections[service], metadata[service], full.tenant_id, e)
                 key = f"{service}.{table}" if table else "not_a_row_image"
                 report["replayed"][key] = report["replayed"].get(key, 0) + 1
+            for service in connections:
+                if not increment.has_rows(service):
+                    continue
+                for rows in _pages(increment.rows_in_window(service, full.as_of, at), 200):
+                    applied = tenant_data.apply_row_changes(connections[service], metadata[service], full.tenant_id,
+                                                            rows, update_shared=True, snapshot_at=full.as_of)
+                    for table, n in applied.items():
+                        key = f"rows.{service}.{table}"
+                        report["replayed"][key] = report["replayed"].get(key, 0) + n
+                    yield_now()  # the service's other calls (a job's progress) between pages
         progress(0.95, "checksums of the restored data")
         report["tables"] = {}
         for service, conn in connections.items():
@@ -167,15 +216,18 @@ def restore_live(fleet: Fleet, config: Config, full: BackupSet, incrementals: li
         read_archive(str(paths[full.id]), identity, public_key, on_member)
         for i, row in enumerate(incrementals):
             progress(0.7 + 0.25 * i / max(1, len(incrementals)), f"replaying {row.file_name}")
-            envelopes: list[dict] = []
-            read_archive(str(paths[row.id]), identity, public_key,
-                         lambda n, d: envelopes.extend(parse_member(d)) if n.startswith("changes/") else None)
-            window = _events_in_window(envelopes, full.as_of, at)
+            increment = Increment()
+            increment.manifest = read_archive(str(paths[row.id]), identity, public_key, increment.on_member)
+            window = _events_in_window(increment.envelopes, full.as_of, at)
             for service in chosen:
-                mine = [e for e in window if e["type"].split(".", 1)[0] == service]
-                for start in range(0, len(mine), 500):
-                    answer = fleet.call(service, "tenant_replay", tenant_id=full.tenant_id,
-                                        envelopes=mine[start:start + 500])
+                if increment.has_rows(service):
+                    batches = [{"envelopes": [], "rows": rows, "snapshot_at": full.as_of}
+                               for rows in _pages(increment.rows_in_window(service, full.as_of, at))]
+                else:
+                    batches = [{"envelopes": envelopes}
+                               for envelopes in _pages([e for e in window if e["type"].split(".", 1)[0] == service])]
+                for batch in batches:
+                    answer = fleet.call(service, "tenant_replay", tenant_id=full.tenant_id, **batch)
                     for table, n in answer["applied"].items():
                         report["replayed"][f"{service}.{table}"] = report["replayed"].get(f"{service}.{table}", 0) + n
     return report

@@ -3,7 +3,8 @@
 A full set asks every service for one consistent snapshot of the tenant's rows
 (`tenant_export_open`, opened on all services first so the snapshots are taken together),
 pages through them (`tenant_export_chunk`) and writes each chunk into the archive as it
-arrives. An incremental set seals the change log's unsealed events of the tenant.
+arrives. An incremental set seals the change log's unsealed events of the tenant and the row
+changes every service captured in its window (`tenant_row_changes`, see `rows_window_start`).
 Both are encrypted to the age public key, signed, stored locally and uploaded to every
 configured off-site target.
 """
@@ -29,6 +30,15 @@ from .targets import Target, configured_targets
 
 DEFAULT_SERVICES = ("auth", "registry", "grades", "audit")
 CHUNK_ROWS = 1000
+# An incremental set seals the row changes recorded up to its time; a transaction that recorded
+# a change just before that may commit just after the set read them, so the next set starts this
+# long before the previous one ended (the overlap is replayed twice, in order: same result).
+# BACKUP_ROW_SETTLE_SECONDS, at most ROW_WINDOW_MARGIN_SECONDS.
+ROW_SETTLE_SECONDS = 30.0
+# The first incremental after a full set starts this long before the full set's time (and a
+# restore replays row changes from there): changes recorded before the snapshot but committed
+# after it are in no snapshot. Replaying older images of rows in order changes nothing.
+ROW_WINDOW_MARGIN_SECONDS = 60.0
 Progress = Callable[[float, str], None]
 
 
@@ -44,13 +54,16 @@ class Config:
     services: tuple[str, ...] = DEFAULT_SERVICES
     targets: list[Target] = field(default_factory=list)
     chunk_rows: int = CHUNK_ROWS
+    row_settle_seconds: float = ROW_SETTLE_SECONDS
 
     @classmethod
     def from_env(cls) -> "Config":
         raw = os.environ.get("BACKUP_ARCHIVE_DIR")
         services = tuple(s.strip() for s in os.environ.get("BACKUP_TENANT_SERVICES", "").split(",") if s.strip())
         return cls(archive_dir=Path(raw) if raw else get_settings().data_dir / "backups" / "tenants",
-                   services=services or DEFAULT_SERVICES, targets=configured_targets())
+                   services=services or DEFAULT_SERVICES, targets=configured_targets(),
+                   row_settle_seconds=min(ROW_WINDOW_MARGIN_SECONDS,
+                                          float(os.environ.get("BACKUP_ROW_SETTLE_SECONDS", ROW_SETTLE_SECONDS))))
 
 
 def set_dict(row: BackupSet) -> dict:
@@ -59,6 +72,7 @@ def set_dict(row: BackupSet) -> dict:
             "covers_from": _iso(row.covers_from) if row.covers_from else None, "size_bytes": row.size_bytes,
             "sha256": row.sha256, "file_name": row.file_name, "uploads": orjson.loads(row.uploads),
             "tables": manifest.get("tables", {}), "events": manifest.get("events"),
+            "row_changes": manifest.get("row_changes"), "rows_window": manifest.get("rows_window"),
             "audit_checkpoint": manifest.get("audit_checkpoint"),
             "pruned_at": _iso(row.pruned_at) if row.pruned_at else None}
 
@@ -132,9 +146,23 @@ def export_full(fleet: Fleet, store, config: Config, tenant_id: str, *, kind: st
     return _store_set(store, config, path, manifest, tenant_id, kind, as_of, None, progress, emit)
 
 
-def seal_incremental(store, config: Config, tenant_id: str, *, progress: Progress = lambda f, s: None,
-                     emit=None) -> dict:
-    """Seal the tenant's change log received so far into a daily incremental set."""
+def rows_window_start(previous: BackupSet | None, settle: float = ROW_SETTLE_SECONDS) -> float:
+    """Where the next incremental's row changes start: a settling delay before the previous
+    incremental's ended, or a margin before a full set (or before an incremental of format 1,
+    which had none)."""
+    if previous is None:
+        return 0.0
+    window = orjson.loads(previous.manifest).get("rows_window")
+    if previous.kind == "incremental" and window:
+        return float(window[1]) - settle
+    return previous.as_of - ROW_WINDOW_MARGIN_SECONDS
+
+
+def seal_incremental(store, config: Config, tenant_id: str, *, fleet: Fleet | None = None,
+                     progress: Progress = lambda f, s: None, emit=None) -> dict:
+    """Seal the tenant's change log received so far into a daily incremental set, with the row
+    changes every service captured since the previous set (`tenant_row_changes`, asked of the
+    services through `fleet`; without one, the set holds the change log only, as format 1 did)."""
     set_id = str(uuid.uuid4())
     cut = time.time()
     with store.reading() as s:
@@ -159,13 +187,34 @@ def seal_incremental(store, config: Config, tenant_id: str, *, progress: Progres
             sealed.extend(c.event_id for c in page)
             cursor = (page[-1].occurred_at, page[-1].event_id)
             progress(0.5, f"sealed {len(sealed)} events")
+        extra = {}
+        if fleet is not None:
+            since, until = rows_window_start(previous, config.row_settle_seconds), cut
+            counts = {}
+            for i, service in enumerate(config.services):
+                counts[service] = _seal_row_changes(fleet, writer, config, service, tenant_id, since, until)
+                progress(0.5 + 0.3 * (i + 1) / len(config.services), f"sealed the row changes of {service}")
+            extra = {"row_changes": counts, "rows_window": [since, until]}
         manifest = writer.finish(as_of=cut, covers_from=covers_from, events=len(sealed),
-                                 base_set_id=previous.id if previous else None, audit_checkpoint=checkpoint)
+                                 base_set_id=previous.id if previous else None, audit_checkpoint=checkpoint, **extra)
     except BaseException:
         writer.abort()
         raise
     return _store_set(store, config, path, manifest, tenant_id, "incremental", cut, covers_from, progress, emit,
                       sealed=sealed)
+
+
+def _seal_row_changes(fleet: Fleet, writer: ArchiveWriter, config: Config, service: str, tenant_id: str,
+                      since: float, until: float) -> int:
+    total, after = 0, None
+    while True:
+        page = fleet.call(service, "tenant_row_changes", tenant_id=tenant_id, since=since, until=until,
+                          after_id=after, limit=config.chunk_rows)
+        writer.add_row_changes(service, page["changes"])
+        total += len(page["changes"])
+        after = page["next"]
+        if after is None:
+            return total
 
 
 def _store_set(store, config, path: Path, manifest: dict, tenant_id: str, kind: str, as_of: float,
@@ -184,7 +233,8 @@ def _store_set(store, config, path: Path, manifest: dict, tenant_id: str, kind: 
         result = set_dict(row)
         if emit is not None:
             emit(s, "set_created", entity_type="backup_set", entity_id=row.id, tenant_id=tenant_id,
-                 after={k: result[k] for k in ("id", "kind", "as_of", "size_bytes", "sha256", "events")}
+                 after={k: result[k] for k in ("id", "kind", "as_of", "size_bytes", "sha256", "events",
+                                               "row_changes")}
                  | {"rows": {t: v["rows"] for t, v in result["tables"].items()},
                     "targets": [u["target"] for u in uploads]})
     return result

@@ -1,0 +1,260 @@
+"""Row-change capture: every change of a tenant's rows, as the row's image, in the service's own
+`row_changes` table, in the same transaction as the change (like the outbox). This is what an
+incremental backup set carries, so that a point-in-time restore brings back every table, also
+those whose rows no event describes (grade versions, restriction periods, sessions, audit
+entries...).
+
+How: engine events see every Core statement, the ORM's flushes included (they are Core
+statements too). For an INSERT, the keys come from its compiled parameters (Python-side
+defaults already applied); an UPDATE or DELETE first selects the keys its WHERE clause matches.
+After the statement, the rows of those keys are read back in the same transaction and stored
+as JSON images (`tenant_data.encode_row`, the export's own encoding), or as a deletion when the
+row is gone. Driver-level writes that bypass SQLAlchemy's statements (`db.bulk_insert`, the
+audit log's appends) call `capture_keys` / `capture_where` themselves.
+
+Which rows: the tenant tables of `tenant_data.plan` (owned ones carry `tenant_id`; a shared row,
+e.g. a person, is recorded for every tenant whose rows point at it, and also next to a new owned
+row that points at it, so a restore finds the parent before the child).
+
+Order: `row_changes.id`. Two transactions that change the same row are serialised by the row's
+lock, and each image is written after its statement, under that lock: per row, id order is
+commit order. A transaction may commit a little after a reader read past its changes: the
+backup service's next incremental set starts a settling delay before the previous one ended.
+
+Rows older than ROW_CHANGES_RETENTION_DAYS are pruned (they are sealed into a daily incremental
+set long before).
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterable
+
+import orjson
+from sqlalchemy import Column, Float, Index, MetaData, String, Table, Text, event, select, tuple_
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.dml import Delete, Insert, Update
+
+TABLE = "row_changes"
+KEY_CHUNK = 400
+
+
+def add_row_changes_table(metadata: MetaData, id_type) -> Table:
+    return Table(
+        TABLE, metadata,
+        Column("id", id_type, primary_key=True, autoincrement=True),
+        Column("tenant_id", String(36), nullable=False),
+        Column("table_name", String(100), nullable=False),
+        Column("row_key", Text, nullable=False),  # JSON list: the primary key's values
+        Column("image", Text, nullable=True),  # JSON object: the row; NULL: the row was deleted
+        Column("recorded_at", Float, nullable=False),
+        Index("ix_row_changes_tenant_id", "tenant_id", "id"),
+        Index("ix_row_changes_recorded_at", "recorded_at"),
+    )
+
+
+class RowCapture:
+    """The capture of one service's metadata, installed on its engine (`install`)."""
+
+    def __init__(self, metadata: MetaData):
+        from . import tenant_data
+        self.metadata = metadata
+        self.table = metadata.tables[TABLE]
+        self.plan = {p.name: p for p in tenant_data.plan(metadata)}
+        # owned table -> [(its column, shared table)] for foreign keys to shared tables
+        self.parents: dict[str, list[tuple[str, str]]] = {}
+        for name, item in self.plan.items():
+            if item.kind != "owned":
+                continue
+            for fk in metadata.tables[name].foreign_keys:
+                target = fk.column.table.name
+                if target in self.plan and self.plan[target].kind == "shared" and \
+                        len(metadata.tables[target].primary_key.columns) == 1:
+                    self.parents.setdefault(name, []).append((fk.parent.name, str(target)))
+
+    # --- installing --------------------------------------------------------------------------
+
+    def install(self, engine: Engine) -> None:
+        if not self.plan or getattr(engine, "_row_capture", None) is not None:
+            return
+        engine._row_capture = self  # type: ignore[attr-defined]
+        event.listen(engine, "before_execute", self._before)
+        event.listen(engine, "after_execute", self._after)
+
+    def _tracked(self, statement) -> Table | None:
+        if not isinstance(statement, (Insert, Update, Delete)):
+            return None
+        name = getattr(statement.table, "name", None)
+        return self.metadata.tables[name] if name in self.plan else None
+
+    def _before(self, conn: Connection, statement, multiparams, params, options):
+        table = self._tracked(statement)
+        if table is None or isinstance(statement, Insert):
+            return
+        where = statement.whereclause
+        query = select(table)
+        if where is not None:
+            query = query.where(where)
+        before: list[dict] = []
+        for p in (multiparams or [params or {}]):
+            before.extend(dict(r._mapping) for r in conn.execute(query, p))
+        pending = conn.info.setdefault("row_capture_before", {})
+        if len(pending) > 100:  # statements that failed between the two events
+            pending.clear()
+        pending[id(statement)] = before
+
+    def _after(self, conn: Connection, statement, multiparams, params, options, result):
+        table = self._tracked(statement)
+        if table is None:
+            return
+        pk = list(table.primary_key.columns)
+        if isinstance(statement, Insert):
+            keys = _insert_keys(pk, result.context.compiled_parameters)
+            self.capture_keys(conn, table, keys, new_rows=True)
+            return
+        before = conn.info.get("row_capture_before", {}).pop(id(statement), [])
+        keys = [tuple(r[c.name] for c in pk) for r in before]
+        self.capture_keys(conn, table, keys, before={k: r for k, r in zip(keys, before)})
+
+    # --- recording ---------------------------------------------------------------------------
+
+    def capture_where(self, conn: Connection, table: Table, clause) -> None:
+        """Record the rows of `table` that `clause` matches (after a driver-level write)."""
+        pk = list(table.primary_key.columns)
+        keys = [tuple(r) for r in conn.execute(select(*pk).where(clause))]
+        self.capture_keys(conn, table, keys, new_rows=True)
+
+    def capture_keys(self, conn: Connection, table: Table, keys: list[tuple], *, before: dict | None = None,
+                     new_rows: bool = False) -> None:
+        """Record the current image of the rows with these keys (a deletion where a row is gone;
+        `before` gives the deleted rows, for their tenant)."""
+        from .tenant_data import encode_row, encode_value
+        if not keys:
+            return
+        table = self.metadata.tables[table.name]
+        pk = list(table.primary_key.columns)
+        keys = list(dict.fromkeys(keys))
+        found: dict[tuple, dict] = {}
+        for start in range(0, len(keys), KEY_CHUNK):
+            part = keys[start:start + KEY_CHUNK]
+            where = pk[0].in_([k[0] for k in part]) if len(pk) == 1 else tuple_(*pk).in_(part)
+            for row in conn.execute(select(table).where(where)):
+                image = encode_row(row, table)
+                found[tuple(row._mapping[c.name] for c in pk)] = image
+        now = time.time()
+        out: list[dict] = []
+        item = self.plan[table.name]
+        for key in keys:
+            image = found.get(key)
+            if image is None and (before is None or key not in before):
+                continue  # an insert that did not happen (ON CONFLICT DO NOTHING)
+            source = image if image is not None else encode_row_dict(before[key])
+            if item.kind == "owned":
+                tenants = [source.get("tenant_id")]
+            else:
+                tenants = self._tenants_of_shared(conn, item, source)
+            if image is not None and new_rows and item.kind == "owned":
+                out.extend(self._parent_images(conn, table.name, image, now))
+            row_key = orjson.dumps([encode_value(v) for v in key]).decode()
+            body = orjson.dumps(image).decode() if image is not None else None
+            out.extend({"tenant_id": t, "table_name": table.name, "row_key": row_key, "image": body,
+                        "recorded_at": now} for t in tenants if t)
+        if out:
+            conn.execute(self.table.insert(), out)
+
+    def _tenants_of_shared(self, conn: Connection, item, image: dict) -> list[str]:
+        tenants: set[str] = set()
+        for column, owner_name, owner_column in item.references:
+            value = image.get(column)
+            if value is None:
+                continue
+            if owner_column == "tenant_id":
+                tenants.add(value)
+                continue
+            owner = self.metadata.tables[owner_name]
+            tenants.update(conn.scalars(select(owner.c.tenant_id).where(owner.c[owner_column] == value).distinct()))
+        return sorted(tenants)
+
+    def _parent_images(self, conn: Connection, table_name: str, image: dict, now: float) -> Iterable[dict]:
+        from .tenant_data import encode_row
+        for column, parent_name in self.parents.get(table_name, ()):
+            value = image.get(column)
+            if value is None:
+                continue
+            parent = self.metadata.tables[parent_name]
+            pk = list(parent.primary_key.columns)[0]
+            row = conn.execute(select(parent).where(pk == value)).first()
+            if row is not None:
+                yield {"tenant_id": image["tenant_id"], "table_name": parent_name,
+                       "row_key": orjson.dumps([value]).decode(), "image": orjson.dumps(encode_row(row, parent)).decode(),
+                       "recorded_at": now}
+
+
+def encode_row_dict(row: dict) -> dict:
+    from .tenant_data import encode_value
+    return {k: encode_value(v) for k, v in row.items()}
+
+
+def _insert_keys(pk: list, compiled: list[dict] | None) -> list[tuple]:
+    """Primary keys of the rows an INSERT wrote, from its compiled parameters (one dict per row
+    of an executemany; `<column>_m<i>` names for a multi-row VALUES)."""
+    keys = []
+    for params in compiled or ():
+        if all(c.key in params for c in pk):
+            keys.append(tuple(params[c.key] for c in pk))
+            continue
+        i = 0
+        while all(f"{c.key}_m{i}" in params for c in pk):
+            keys.append(tuple(params[f"{c.key}_m{i}"] for c in pk))
+            i += 1
+    return [k for k in keys if all(v is not None for v in k)]
+
+
+def capture_for(conn: Connection) -> RowCapture | None:
+    """The capture installed on this connection's engine, if any (for driver-level writers)."""
+    return getattr(conn.engine, "_row_capture", None)
+
+
+def after_driver_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """A driver-level INSERT of `rows` (dicts holding the primary key) went past the engine
+    events: record them."""
+    capture = capture_for(conn)
+    if capture is None or table.name not in capture.plan or not rows:
+        return
+    pk = list(table.primary_key.columns)
+    capture.capture_keys(conn, table, [tuple(r[c.name] for c in pk) for r in rows], new_rows=True)
+
+
+def after_driver_insert_where(conn: Connection, table: Table, clause) -> None:
+    capture = capture_for(conn)
+    if capture is not None and table.name in capture.plan:
+        capture.capture_where(conn, table, clause)
+
+
+# --- reading and pruning -------------------------------------------------------------------
+
+def read_changes(conn: Connection, metadata: MetaData, tenant_id: str, *, since: float, until: float,
+                 after_id: int | None, limit: int) -> dict:
+    """A page of the tenant's changes recorded in (since, until], in id order."""
+    t = metadata.tables[TABLE]
+    query = (select(t.c.id, t.c.table_name, t.c.row_key, t.c.image, t.c.recorded_at)
+             .where(t.c.tenant_id == tenant_id, t.c.recorded_at > since, t.c.recorded_at <= until)
+             .order_by(t.c.id).limit(limit))
+    if after_id is not None:
+        query = query.where(t.c.id > after_id)
+    rows = conn.execute(query).all()
+    changes = [{"id": r.id, "table": r.table_name, "key": orjson.loads(r.row_key),
+                "row": orjson.loads(r.image) if r.image is not None else None, "at": r.recorded_at} for r in rows]
+    oldest = conn.scalar(select(t.c.recorded_at).order_by(t.c.id).limit(1))
+    return {"changes": changes, "next": rows[-1].id if len(rows) == limit else None, "oldest_kept": oldest}
+
+
+def prune(engine: Engine, metadata: MetaData, older_than: float, chunk: int = 5000) -> int:
+    t = metadata.tables[TABLE]
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            old = select(t.c.id).where(t.c.recorded_at < older_than).order_by(t.c.id).limit(chunk).scalar_subquery()
+            deleted = conn.execute(t.delete().where(t.c.id.in_(old))).rowcount
+        total += deleted
+        if deleted < chunk:
+            return total
