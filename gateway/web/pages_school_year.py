@@ -14,7 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 
 from services.grades import averages as av
-from services.kernel.errors import NotFound
+from services.kernel.errors import Forbidden, NotFound
 
 from ..catalog_schemas import CloseIn, ConductIn, DelegationIn, RevokeIn
 from ..deps import ServicesDep
@@ -106,6 +106,8 @@ def _unmotivated_in(pupil: dict, period_id: str) -> int:
 async def _conduct_page(request: Request, services: ServicesDep, class_id: str, period_id: str | None, *,
                         status_code: int = 200, form: dict | None = None, **flash):
     catalog = await catalog_of(services, class_id)
+    if catalog["class"]["homeroom_teacher_id"] != request.state.principal.user_id:
+        raise Forbidden("only the class's homeroom teacher proposes conduct grades")
     periods = catalog["school_year"]["periods"]
     period = next((p for p in periods if p["id"] == period_id), None) or period_today(catalog) or \
         next(iter(periods), None)
