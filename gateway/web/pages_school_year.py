@@ -140,19 +140,24 @@ async def homeroom_conduct(class_id: UUID, request: Request, services: ServicesD
 async def homeroom_set_conduct(class_id: UUID, request: Request, services: ServicesDep):
     form = await form_of(request)
     period_id = _uuid_or_none(form.get("period_id"))
-    entries = [(k[2:], v) for k, v in form.items() if k.startswith("c-") and v]
+    # a box still showing the grade already saved (`o-`: the page's copy of it) is not sent again
+    entries = [(k[2:], v) for k, v in form.items()
+               if k.startswith("c-") and v and (v != form.get(f"o-{k[2:]}") or form.get(f"r-{k[2:]}"))]
     saved = 0
     try:
-        if not entries or period_id is None:
+        if period_id is None or not any(k.startswith("c-") and v for k, v in form.items()):
             raise Refusal("invalid_input", "check the highlighted fields", ("value",))
-        for student_id, value in entries:
+        bodies = []
+        for student_id, value in entries:  # every box checked first: one wrong box saves none
             try:
-                body = validated(ConductIn, {"student_id": student_id, "period_id": period_id,
-                                             "value": int(value) if value.isdigit() else value,
-                                             "reason": form.get(f"r-{student_id}") or None})
+                bodies.append(validated(ConductIn, {"student_id": student_id, "period_id": period_id,
+                                                    "value": int(value) if value.isdigit() else value,
+                                                    "reason": form.get(f"r-{student_id}") or None}))
             except Refusal as refusal:  # the box of this pupil, highlighted
-                raise Refusal(refusal.code, "conduct grade must be a whole number from 1 to 10",
-                              tuple(f"{f}:{student_id}" for f in refusal.fields)) from None
+                message = ("conduct grade must be a whole number from 1 to 10" if "value" in refusal.fields
+                           else refusal.message)
+                raise Refusal(refusal.code, message, tuple(f"{f}:{student_id}" for f in refusal.fields)) from None
+        for body in bodies:
             await services.call("grades", "set_conduct_grade", class_id=str(class_id),
                                 student_id=str(body.student_id), period_id=str(body.period_id), value=body.value,
                                 reason=body.reason)
