@@ -268,6 +268,23 @@ def test_the_operator_records_a_contract_end_and_a_legal_hold_and_reads_the_back
     assert _api(platform, "GET", f"/v1/backup/tenants/{tenant}", platform.token("operator"))["legal_hold"] is False
 
 
+def test_the_new_forms_refuse_a_post_without_the_csrf_token(platform):
+    any_id = "00000000-0000-4000-8000-000000000000"
+    for role, paths in (("teacher", ("/web/teacher/delegations", f"/web/teacher/delegations/{any_id}/revoke",
+                                     f"/web/homeroom/classes/{any_id}/conduct")),
+                        ("director", (f"/web/director/school-years/{any_id}/close", "/web/director/year-end-sets")),
+                        ("operator", (f"/web/operator/tenants/{any_id}/contract",
+                                      f"/web/operator/tenants/{any_id}/legal-hold"))):
+        client, csrf = _cookie_client(platform, platform.token(role))
+        with client:
+            for path in paths:
+                r = client.post(path, data={"reason": "x", "hold": "yes", "contract_end": "", "confirm": "yes"})
+                assert r.status_code == 403 and "formularul a expirat" in r.text, path
+                # the same form with the token reaches the page (refused there, or by the service)
+                r = client.post(path, data={"csrf": csrf})
+                assert r.status_code != 403 or "formularul a expirat" not in r.text, path
+
+
 # -- 6. documents, then closing a school year (last: it closes a year) -------------------------------------
 def test_the_director_downloads_the_year_end_documents(platform, browser):
     demo = platform.demo
