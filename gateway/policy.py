@@ -398,6 +398,27 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/web/registry/nomenclatures/{name}/values/{code}/retire"): web(allow(Role.CENTRAL_AUTHORITY)),
     ("GET", "/web/registry/corrections"): web(allow(Role.SCHOOL_ADMIN, Role.REGISTRY_CLERK, Role.CENTRAL_AUTHORITY)),
     ("POST", "/web/registry/corrections/{correction_id}/decision"): web(allow(Role.CENTRAL_AUTHORITY)),
+    # web-school: the school year's pages (pages_school_year.py) and the operator's backup pages
+    # (pages_operator.py), the same roles as the API routes they call
+    ("GET", "/web/teacher/delegations"): web(allow(Role.TEACHER)),
+    ("POST", "/web/teacher/delegations"): web(allow(Role.TEACHER)),
+    ("POST", "/web/teacher/delegations/{delegation_id}/revoke"): web(allow(Role.TEACHER)),
+    ("GET", "/web/homeroom/classes/{class_id}/conduct"): web(allow(Role.TEACHER)),
+    ("POST", "/web/homeroom/classes/{class_id}/conduct"): web(allow(Role.TEACHER)),
+    ("GET", "/web/director/school-years/{school_year_id}/close"): web(allow(Role.DIRECTOR)),
+    ("POST", "/web/director/school-years/{school_year_id}/close"): web(allow(Role.DIRECTOR)),
+    ("GET", "/web/alerts"): web(allow(Role.DIRECTOR, Role.TEACHER)),
+    ("GET", "/web/audit/history/{entity_type}/{entity_id}"): web(allow(
+        Role.OPERATOR, Role.DIRECTOR, Role.SCHOOL_ADMIN, Role.CENTRAL_AUTHORITY)),
+    ("GET", "/web/classes/{class_id}/documents/year-end-catalog.pdf"): web(allow(Role.DIRECTOR, Role.TEACHER)),
+    ("GET", "/web/classes/{class_id}/documents/catalog.xlsx"): web(allow(Role.DIRECTOR, Role.TEACHER)),
+    ("POST", "/web/director/year-end-sets"): web(allow(Role.DIRECTOR)),
+    ("GET", "/web/director/year-end-sets/{job_id}"): web(allow(Role.DIRECTOR)),
+    ("GET", "/web/director/year-end-sets/{job_id}/archive.zip"): web(allow(Role.DIRECTOR)),
+    ("GET", "/web/teacher/closing-warnings"): web(allow(Role.TEACHER)),
+    ("GET", "/web/operator/backup"): web(allow(Role.OPERATOR)),
+    ("POST", "/web/operator/tenants/{tenant_id}/contract"): web(allow(Role.OPERATOR)),
+    ("POST", "/web/operator/tenants/{tenant_id}/legal-hold"): web(allow(Role.OPERATOR)),
     # --- end of web pages ---
 }
 

@@ -26,11 +26,11 @@ class WebState:
 
 def install(app: FastAPI) -> None:
     """Mount the pages after the API routers (the state is set in the app's lifespan)."""
-    from . import (errors, pages_admin, pages_auth, pages_director, pages_corrections, pages_family, pages_registry,
-                   pages_rights, pages_school, pages_teacher)
+    from . import (errors, pages_admin, pages_auth, pages_corrections, pages_director, pages_family, pages_operator,
+                   pages_registry, pages_rights, pages_school, pages_school_year, pages_teacher)
 
     for module in (pages_school, pages_teacher, pages_director, pages_family, pages_auth, pages_admin, pages_rights,
-                   pages_corrections, pages_registry):
+                   pages_corrections, pages_registry, pages_school_year, pages_operator):
         app.include_router(module.router)
     app.mount("/web/static", StaticFiles(directory=STATIC, check_dir=False), name="web-static")
     app.state.error_page = errors.error_page

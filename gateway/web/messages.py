@@ -103,6 +103,17 @@ KNOWN = frozenset({
     N_("processing of this person's data is not restricted"),
     # the pages' own
     N_("check the highlighted fields"), N_("the two passwords are not the same"),
+    # web-school: delegations, conduct, closing the year, documents, audit history, backups
+    N_("a delegation is for another teacher"), N_("ends_on comes before starts_on"), N_("ends_on is already past"),
+    N_("a delegation lasts at most a year"), N_("the delegation is no longer in force"),
+    N_("only the director or the teacher who asked for it revokes a delegation"),
+    N_("only the class's homeroom teacher proposes conduct grades"),
+    N_("conduct grade must be a whole number from 1 to 10"),
+    N_("the period is closed; conduct grades can change only after the director reopens it"),
+    N_("the school year is already closed"), N_("school year not found"),
+    N_("no history is kept for that kind of record"), N_("job not found"),
+    N_("only the director generates the school's year-end set"),
+    N_("only the director and the class's homeroom teacher may print its documents"),
 })
 
 BY_CODE = {
@@ -146,6 +157,11 @@ PATTERNS = (
      N_("this was already decided (%(status)s)")),
     (re.compile(r"^version \d+ is not the current privacy notice \(version (?P<n>\d+)\); read it again$"),
      N_("the privacy notice has changed (now version %(n)s); read it again")),
+    # web-school
+    (re.compile(r"^(?P<n>\d+) warnings; review them and send confirm=true to close the school year anyway$"),
+     N_("%(n)s warnings; read them and confirm to close the school year anyway")),
+    (re.compile(r"^the set is still being generated \((?P<progress>\d+/\d+) classes\)$"),
+     N_("the set is still being generated (%(progress)s classes); wait a little")),
 )
 
 

@@ -105,6 +105,14 @@ def _period_id(form: dict) -> str:
 
 
 # --- closing a period -------------------------------------------------------------------------------
+def describe_warnings(warnings: list[dict], gettext) -> None:
+    """The service's detail is English; each warning gets the page's own, in the user's language
+    (also used by the year's closing, pages_school_year.py)."""
+    for w in warnings:
+        m = _TOO_FEW.match(w.get("detail") or "")
+        w["detail_text"] = gettext("%(n)s of at least %(m)s grades") % {"n": m[1], "m": m[2]} if m else ""
+
+
 @router.get("/director/periods", summary="The school years, their periods to close, and the classes' catalogs")
 async def periods(request: Request, services: ServicesDep):
     years = (await services.call("grades", "list_school_years")).get("items", [])
@@ -115,10 +123,7 @@ async def periods(request: Request, services: ServicesDep):
 
 async def _closing(request: Request, services: ServicesDep, period_id: str, *, status_code: int = 200, **flash):
     check = await services.call("grades", "closing_check", period_id=period_id)
-    gettext = translations(lang_of(request)).gettext
-    for w in check["warnings"]:  # the service's detail in English; the page's in the user's language
-        m = _TOO_FEW.match(w.get("detail") or "")
-        w["detail_text"] = gettext("%(n)s of at least %(m)s grades") % {"n": m[1], "m": m[2]} if m else ""
+    describe_warnings(check["warnings"], translations(lang_of(request)).gettext)
     return render(request, "director_close.html", status_code=status_code, check=check, period=check["period"],
                   **flash)
 

@@ -41,6 +41,12 @@ async def catalog_of(services: ServicesDep, class_id: str) -> dict:
     return await services.call("grades", "class_catalog", class_id=class_id, shape="compact")
 
 
+async def full_catalog_of(services: ServicesDep, class_id: str) -> dict:
+    """The class catalog in its API shape (a cell per period, conduct), for the pages that read
+    a period's own grades and absences."""
+    return await services.call("grades", "class_catalog", class_id=class_id)
+
+
 def period_today(catalog: dict) -> dict | None:
     today = date.today().isoformat()
     for p in catalog["school_year"]["periods"]:
