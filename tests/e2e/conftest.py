@@ -116,3 +116,15 @@ def platform(request, tmp_path_factory):
 def sqlite_platform(tmp_path_factory):
     """For modules whose subject does not depend on the database (one platform, faster)."""
     yield from _running_platform("sqlite", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Debian Chromium per test module, driven by Playwright (tests/e2e/web_browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.web_browser import launch
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()

@@ -11,12 +11,12 @@ from datetime import date
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from gateway.web.session import SESSION_COOKIE, SessionKeys, WebSession
 from deploy.local.demo_catalog import seeded
-from tests.e2e.web_browser import (ROMANIAN_CEDILLA, axe_violations, enrol_totp, launch, new_page, screenshots,
-                                   serious, sign_in, unique_email, wait_until)
+from tests.e2e.web_browser import api_call as _api
+from tests.e2e.web_browser import (check_main_page, enrol_totp, new_member, new_page, sign_in, unique_email,
+                                   wait_until)
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "parola-web-de-test-1"
@@ -28,35 +28,13 @@ def platform(sqlite_platform):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-def _api(platform, method, path, token=None, **kw):
-    with platform.client(token) as c:
-        r = c.request(method, path, **kw)
-    assert r.status_code < 300, f"{method} {path} → {r.status_code} {r.text}"
-    return r.json()
-
-
-def _member(platform, role: str) -> dict:
-    email = unique_email(role)
-    out = _api(platform, "POST", "/v1/users", platform.token("admin"),
-               json={"email": email, "full_name": "Ștefan Țăranu", "role": role, "password": PASSWORD})
-    return {"email": email, "password": PASSWORD, "id": out["id"]}
-
-
-@pytest.fixture(scope="module")
 def school(platform):
     """A teacher of a new subject in the demo class (already signed in once through the API, so
     a recovery code opens the browser session without waiting for the next TOTP step), one grade
     of theirs, a parent of the demo pupil, and fresh accounts that enrol in the browser."""
     demo, admin = platform.demo, platform.token("admin")
     subject = _api(platform, "POST", "/v1/subjects", admin, json={"name": "Istorie", "weekly_hours": 2})
-    teacher = _member(platform, "teacher")
+    teacher = new_member(platform, "teacher", PASSWORD)
     _api(platform, "POST", f"/v1/classes/{demo['class']['id']}/teachers", admin,
          json={"subject_id": subject["id"], "teacher_id": teacher["id"]})
     signed = platform.sign_in(teacher["email"], teacher["password"])
@@ -64,18 +42,10 @@ def school(platform):
     pupil = demo["student_person"]["id"]
     _api(platform, "POST", "/v1/grades", teacher["token"], json={
         "class_id": demo["class"]["id"], "subject_id": subject["id"], "student_id": pupil, "value": 8})
-    parent = _member(platform, "parent")
+    parent = new_member(platform, "parent", PASSWORD)
     _api(platform, "POST", f"/v1/users/{parent['id']}/children", admin, json={"student_id": pupil})
     return {"subject": subject, "teacher": teacher, "parent": parent, "pupil": pupil,
             "grid": f"/web/teacher/classes/{demo['class']['id']}/subjects/{subject['id']}"}
-
-
-def check_main_page(page, name: str) -> None:
-    """Every role's main page: phone and desktop screenshots, axe-core, diacritics."""
-    screenshots(page, name)
-    bad = serious(axe_violations(page))
-    assert not bad, f"{name}: serious accessibility violations: {bad}"
-    assert not ROMANIAN_CEDILLA.search(page.inner_text("body")), f"{name}: ş/ţ with cedilla on the page"
 
 
 def _tab_to(page, predicate_js: str, limit: int = 40) -> None:
@@ -290,7 +260,7 @@ def test_the_parent_reads_the_report_card_and_asks_for_a_motivation(platform, br
 
 # -- the director and the statistics viewer ----------------------------------------------------------
 def test_a_new_director_enrols_a_second_factor_and_sees_the_overview_with_its_chart(platform, browser, school):
-    d = _member(platform, "director")
+    d = new_member(platform, "director", PASSWORD)
     page = new_page(browser)
     sign_in(page, platform.url, d["email"], d["password"])
     enrol_totp(page)
@@ -355,7 +325,7 @@ def test_the_director_decides_the_queue_and_closes_a_period_after_its_warnings(p
 
 
 def test_the_statistics_page_works_without_the_chart_library(platform, browser, school):
-    v = _member(platform, "statistics_viewer")
+    v = new_member(platform, "statistics_viewer", PASSWORD)
     page = new_page(browser)
     page.route("**/vendor/chart.umd.min.js", lambda route: route.abort())
     sign_in(page, platform.url, v["email"], v["password"])
@@ -369,7 +339,7 @@ def test_the_statistics_page_works_without_the_chart_library(platform, browser, 
 
 # -- the school's administrator and the operator -----------------------------------------------------
 def test_the_school_admin_manages_accounts_classes_and_clients(platform, browser, school):
-    a = _member(platform, "school_admin")
+    a = new_member(platform, "school_admin", PASSWORD)
     page = new_page(browser)
     sign_in(page, platform.url, a["email"], a["password"])
     enrol_totp(page)
@@ -499,7 +469,7 @@ def test_pages_need_the_second_factor_of_mandatory_roles(platform, browser, scho
     for path in ("/web/teacher/classes", school["grid"], "/web/home", "/web/profile"):
         page.goto(platform.url + path)
         assert page.url.endswith("/web/sign-in/code"), path
-    fresh = _member(platform, "teacher")
+    fresh = new_member(platform, "teacher", PASSWORD)
     page = new_page(browser)
     sign_in(page, platform.url, fresh["email"], fresh["password"])
     assert page.url.endswith("/web/enrol")

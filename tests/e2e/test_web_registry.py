@@ -13,12 +13,10 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from services.registry.workdays import deadline
 from tests.e2e.registry_helpers import fresh_cnp, person_body, university
-from tests.e2e.web_browser import (ROMANIAN_CEDILLA, axe_violations, launch, new_page, screenshots, serious,
-                                   sign_in, wait_until)
+from tests.e2e.web_browser import check_main_page, new_page, sign_in, wait_until
 
 pytestmark = pytest.mark.e2e
 YEAR = "2025-2026"
@@ -33,14 +31,6 @@ IMPORT_COLUMNS = ["external_id", "cnp", "last_name_at_birth", "last_name", "firs
 @pytest.fixture(scope="module")
 def platform(sqlite_platform):
     return sqlite_platform
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def _ok(platform, method, path, token, status=(200, 201, 202), **kw):
@@ -96,13 +86,6 @@ def world(platform):
     candidate = _ok(platform, "POST", "/v1/registry/persons", clerk["token"], status=(202,), json=body)
     return {"u1": u1, "tenant": tenant, "clerk": clerk, "central": central, "own": own, "own_cnp": own_cnp,
             "matched": first, "candidate": candidate["candidate_id"]}
-
-
-def check_main_page(page, name: str) -> None:
-    screenshots(page, name)
-    bad = serious(axe_violations(page))
-    assert not bad, f"{name}: serious accessibility violations: {bad}"
-    assert not ROMANIAN_CEDILLA.search(page.inner_text("body")), f"{name}: ş/ţ with cedilla on the page"
 
 
 def _search(page, text: str) -> str:

@@ -16,11 +16,10 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from gateway.web.session import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, SessionKeys, WebSession
-from tests.e2e.web_browser import (ROMANIAN_CEDILLA, axe_violations, launch, new_page, screenshots, serious, sign_in,
-                                   unique_email, wait_until)
+from tests.e2e.web_browser import api_call as _api
+from tests.e2e.web_browser import check_main_page, new_member, new_page, sign_in, wait_until
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "parola-web-de-test-2"
@@ -31,41 +30,11 @@ def platform(sqlite_platform):
     return sqlite_platform
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-def _api(platform, method, path, token=None, **kw):
-    with platform.client(token) as c:
-        r = c.request(method, path, **kw)
-    assert r.status_code < 300, f"{method} {path} → {r.status_code} {r.text}"
-    return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
-
-
-def _member(platform, role: str) -> dict:
-    email = unique_email(role)
-    out = _api(platform, "POST", "/v1/users", platform.token("admin"),
-               json={"email": email, "full_name": "Ștefan Țăranu", "role": role, "password": PASSWORD})
-    return {"email": email, "password": PASSWORD, "id": out["id"]}
-
-
 def _signed_in(platform, browser, role: str, **kw):
     u = platform.user(role)
     page = new_page(browser, **kw)
     sign_in(page, platform.url, u["email"], u["password"], device=platform.api.device(u["totp_secret"]))
     return page
-
-
-def check_main_page(page, name: str) -> None:
-    """A new main page: phone and desktop screenshots, axe-core, diacritics."""
-    screenshots(page, name)
-    bad = serious(axe_violations(page))
-    assert not bad, f"{name}: serious accessibility violations: {bad}"
-    assert not ROMANIAN_CEDILLA.search(page.inner_text("body")), f"{name}: ş/ţ with cedilla on the page"
 
 
 def _cookie_client(platform, token: str, lang: str = "ro"):
@@ -79,7 +48,7 @@ def _cookie_client(platform, token: str, lang: str = "ro"):
 # -- 1. delegations ---------------------------------------------------------------------------------
 def test_a_teacher_asks_a_delegation_the_director_approves_it_and_the_teacher_revokes_it(platform, browser):
     demo = platform.demo
-    colleague = _member(platform, "teacher")
+    colleague = new_member(platform, "teacher", PASSWORD)
     page = _signed_in(platform, browser, "teacher")
     with page.expect_navigation():
         page.click("nav a[href='/web/teacher/delegations']")

@@ -129,3 +129,28 @@ def wait_until(check, timeout: float = 10.0):
 
 
 ROMANIAN_CEDILLA = re.compile("[şţŞŢ]")  # s/t with cedilla: wrong in Romanian (ș ț have a comma below)
+
+
+def check_main_page(page, name: str) -> None:
+    """A role's main page: phone and desktop screenshots, axe-core (no serious or critical
+    violation), and no ş/ţ with a cedilla."""
+    screenshots(page, name)
+    bad = serious(axe_violations(page))
+    assert not bad, f"{name}: serious accessibility violations: {bad}"
+    assert not ROMANIAN_CEDILLA.search(page.inner_text("body")), f"{name}: ş/ţ with cedilla on the page"
+
+
+def api_call(platform, method, path, token=None, **kw):
+    """An API call that must succeed: its JSON (or the response, when it is not JSON)."""
+    with platform.client(token) as c:
+        r = c.request(method, path, **kw)
+    assert r.status_code < 300, f"{method} {path} → {r.status_code} {r.text}"
+    return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
+
+
+def new_member(platform, role: str, password: str) -> dict:
+    """A fresh account of the demo school in `role` (made by its school admin)."""
+    email = unique_email(role)
+    out = api_call(platform, "POST", "/v1/users", platform.token("admin"),
+                   json={"email": email, "full_name": "Ștefan Țăranu", "role": role, "password": password})
+    return {"email": email, "password": password, "id": out["id"]}
