@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.e2e.conftest import _running_platform
-from tests.e2e.test_web_pages import _api, _grade_values, _member, _tab_to
-from tests.e2e.web_browser import launch, new_page, sign_in, wait_until
+from tests.e2e.test_web_pages import PASSWORD, _api, _grade_values, _tab_to
+from tests.e2e.web_browser import launch, new_member, new_page, sign_in, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,7 @@ def platform(tmp_path_factory):
 def test_teacher_enters_a_grade_by_keyboard_and_the_pupil_reads_it_on_postgresql(platform):
     demo, admin = platform.demo, platform.token("admin")
     subject = _api(platform, "POST", "/v1/subjects", admin, json={"name": "Geografie", "weekly_hours": 1})
-    teacher = _member(platform, "teacher")
+    teacher = new_member(platform, "teacher", PASSWORD)
     _api(platform, "POST", f"/v1/classes/{demo['class']['id']}/teachers", admin,
          json={"subject_id": subject["id"], "teacher_id": teacher["id"]})
     signed = platform.sign_in(teacher["email"], teacher["password"])
@@ -80,7 +80,7 @@ def test_teacher_enters_a_grade_by_keyboard_and_the_pupil_reads_it_on_postgresql
             assert page.request.get(platform.url + link).json()["subject"]["person_id"] == pupil
             assert page.request.get(platform.url + link).status == 409
             # a parent of the pupil reads the grade and the absence on the child's report card
-            parent = _member(platform, "parent")
+            parent = new_member(platform, "parent", PASSWORD)
             _api(platform, "POST", f"/v1/users/{parent['id']}/children", admin, json={"student_id": pupil})
             page = new_page(browser)
             sign_in(page, platform.url, parent["email"], parent["password"])
