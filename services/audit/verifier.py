@@ -71,15 +71,15 @@ def _column_problem(row, body: str) -> str:
 
 def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: Iterable[tuple[str, str]] = (),
            batch: int = 5000, check_columns: bool = True, url: str | None = None, workers: int = 0,
-           chunk: int = 50_000) -> Report:
+           chunk: int = 1 << 16) -> Report:
     """`witness_notes`: (location, note text) of each witness copy. `check_columns=False` skips
     comparing the query columns with each envelope (the tree and signatures are still checked).
 
-    `workers` > 0 (with `url`, the database the session reads): the entries are read and their
-    leaf hashes (and query columns) checked by that many processes, `chunk` entries at a time,
-    while this process folds the hashes into the tree in index order and checks the roots; a
-    chunk whose indexes are not exactly its range is redone here entry by entry. The CLI uses
-    this; the service's endpoint, inside eventlet, does not."""
+    `workers` > 0 (with `url`, the database the session reads): the entries are read, hashed and
+    their query columns checked by that many processes, `chunk` (rounded up to a power of two)
+    entries each, returned as subtrees that this process joins in index order while it checks
+    the roots (`_verify_parallel`); a chunk whose indexes are not exactly its range is redone
+    here entry by entry. The CLI uses this; the service's endpoint, inside eventlet, does not."""
     report = Report()
     checkpoints = []
     last_size = -1
@@ -147,8 +147,7 @@ def _verify_here(report: Report, session: Session, tree: merkle.CompactRange, wa
         if hashes != [row[3] for row in part] or (check is not None and check.any_up_to(part[-1][0])):
             for h, row in zip(hashes, part):
                 if h != bytes(row[3] or b""):
-                    report.add("changed", f"entry {row[0]} (event {row[1]}) does not hash to its leaf: changed, "
-                                          "moved or inserted", leaf_index=row[0], event_id=row[1])
+                    _changed_leaf(report, row[0], row[1])
                 elif check is not None:
                     check(row)
         _extend(report, tree, wanted, sizes, hashes)
@@ -204,10 +203,7 @@ def _entry_batches(session: Session, batch: int, check_columns: bool):
         return
     result = connection.execution_options(stream_results=True, max_row_buffer=batch).exec_driver_sql(sql)
     while part := result.fetchmany(batch):
-        if dialect == "postgresql":  # bytea arrives as memoryview
-            yield [(r[0], r[1], bytes(r[2]), bytes(r[3]) if r[3] is not None else None, *r[4:]) for r in part]
-        elif dialect != "sqlite":
-            yield [(r[0], r[1], b"%d\n" % r[0] + r[2].encode("utf-8"), r[3], *r[4:]) for r in part]
+        yield [_plain_row(r) for r in part]
 
 
 class _PythonColumns:
@@ -281,6 +277,22 @@ def _suspects_sql(narrow: str) -> str:
             f"AND NOT (CASE WHEN json_valid(envelope) THEN {same} ELSE 0 END) ORDER BY leaf_index")
 
 
+def _plain_row(r) -> tuple:
+    """A driver row (index, event id, leaf, leaf hash, columns…) with its leaf and hash as bytes:
+    PostgreSQL's bytea arrives as memoryview; another database hands over the envelope as text."""
+    leaf = r[2]
+    if isinstance(leaf, str):
+        leaf = b"%d\n" % r[0] + leaf.encode("utf-8")
+    elif not isinstance(leaf, bytes):
+        leaf = bytes(leaf)
+    return (r[0], r[1], leaf, bytes(r[3]) if r[3] is not None else None, *r[4:])
+
+
+def _changed_leaf(report: Report, index: int, event_id: str) -> None:
+    report.add("changed", f"entry {index} (event {event_id}) does not hash to its leaf: changed, moved or inserted",
+               leaf_index=index, event_id=event_id)
+
+
 def _envelope_of(leaf: bytes) -> bytes:
     return leaf[leaf.index(b"\n") + 1:]
 
@@ -322,8 +334,7 @@ def _one(report: Report, tree: merkle.CompactRange, wanted: dict, row, expected:
             _check_roots(report, tree, wanted)
     h = merkle.leaf_hash(row[2])
     if h != bytes(row[3] or b""):
-        report.add("changed", f"entry {index} (event {event_id}) does not hash to its leaf: changed, "
-                              "moved or inserted", leaf_index=index, event_id=event_id)
+        _changed_leaf(report, index, event_id)
     elif check is not None:
         check(row)
     tree.append(h)
@@ -394,9 +405,7 @@ def _rows_between(session: Session, begin: int, end: int, columns: bool) -> list
     rows = connection.exec_driver_sql(
         f"SELECT leaf_index, event_id, {leaf}, leaf_hash{extra} FROM audit_entries "
         f"WHERE leaf_index >= {int(begin)} AND leaf_index < {int(end)} ORDER BY leaf_index").fetchall()
-    return [(r[0], r[1], r[2] if isinstance(r[2], bytes) else bytes(r[2]) if not isinstance(r[2], str)
-             else b"%d\n" % r[0] + r[2].encode("utf-8"), bytes(r[3]) if r[3] is not None else None, *r[4:])
-            for r in rows]
+    return [_plain_row(r) for r in rows]
 
 
 def _check_range(url: str, begin: int, end: int, check_columns: bool, inside: list[int]) -> tuple:
@@ -440,8 +449,7 @@ def _check_range(url: str, begin: int, end: int, check_columns: bool, inside: li
             cursor.execute(f"SELECT leaf_index, event_id FROM audit_entries {where} ORDER BY leaf_index")
             for digest, h, (index, event_id) in zip(digests, stored, cursor.fetchall()):
                 if digest != h:
-                    report.add("changed", f"entry {index} (event {event_id}) does not hash to its leaf: changed, "
-                                          "moved or inserted", leaf_index=index, event_id=event_id)
+                    _changed_leaf(report, index, event_id)
         if check_columns and exact:  # (an inexact chunk is checked again by the caller, columns too)
             if dialect == "sqlite":  # SQLite compares the columns itself and names its suspects
                 cursor.execute(_suspects_sql(f" AND leaf_index >= {int(begin)} AND leaf_index < {int(end)}"))
