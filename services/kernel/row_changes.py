@@ -10,11 +10,13 @@ defaults already applied); an UPDATE or DELETE first selects the keys its WHERE 
 After the statement, the rows of those keys are read back in the same transaction and stored
 as JSON images (`tenant_data.encode_row`, the export's own encoding), or as a deletion when the
 row is gone. Driver-level writes that bypass SQLAlchemy's statements (`db.bulk_insert`, the
-audit log's appends) call `capture_keys` / `capture_where` themselves.
+audit log's appends) call `capture_keys` / `capture_where` themselves; a bulk insert that
+writes every column is recorded from its own rows, without reading them back.
 
 Which rows: the tenant tables of `tenant_data.plan` (owned ones carry `tenant_id`; a shared row,
-e.g. a person, is recorded for every tenant whose rows point at it, and also next to a new owned
-row that points at it, so a restore finds the parent before the child).
+e.g. a person, is recorded for every tenant whose rows point at it, and also before a new owned
+row that points at it, so a restore finds the parent before the child; once per tenant and
+transaction, with one query per table and chunk of rows, never one per row).
 
 Order: `row_changes.id`. Two transactions that change the same row are serialised by the row's
 lock, and each image is written after its statement, under that lock: per row, id order is
@@ -124,69 +126,120 @@ class RowCapture:
         self.capture_keys(conn, table, keys, new_rows=True)
 
     def capture_keys(self, conn: Connection, table: Table, keys: list[tuple], *, before: dict | None = None,
-                     new_rows: bool = False) -> None:
+                     new_rows: bool = False, images: dict[tuple, dict] | None = None) -> None:
         """Record the current image of the rows with these keys (a deletion where a row is gone;
-        `before` gives the deleted rows, for their tenant)."""
+        `before` gives the deleted rows, for their tenant). `images`: the rows as just written,
+        when the writer knows every column (no read-back)."""
         from .tenant_data import encode_row, encode_value
         if not keys:
             return
         table = self.metadata.tables[table.name]
         pk = list(table.primary_key.columns)
         keys = list(dict.fromkeys(keys))
-        found: dict[tuple, dict] = {}
-        for start in range(0, len(keys), KEY_CHUNK):
+        found: dict[tuple, dict] = dict(images or {})
+        for start in range(0, len(keys), KEY_CHUNK) if images is None else ():
             part = keys[start:start + KEY_CHUNK]
             where = pk[0].in_([k[0] for k in part]) if len(pk) == 1 else tuple_(*pk).in_(part)
             for row in conn.execute(select(table).where(where)):
                 image = encode_row(row, table)
                 found[tuple(row._mapping[c.name] for c in pk)] = image
         now = time.time()
-        out: list[dict] = []
         item = self.plan[table.name]
+        recorded = _recorded_in_transaction(conn)
+        present: list[tuple[tuple, dict | None, dict]] = []  # (key, image or None: deleted, the row's values)
         for key in keys:
             image = found.get(key)
             if image is None and (before is None or key not in before):
                 continue  # an insert that did not happen (ON CONFLICT DO NOTHING)
-            source = image if image is not None else encode_row_dict(before[key])
-            if item.kind == "owned":
-                tenants = [source.get("tenant_id")]
-            else:
-                tenants = self._tenants_of_shared(conn, item, source)
-            if image is not None and new_rows and item.kind == "owned":
-                out.extend(self._parent_images(conn, table.name, image, now))
+            present.append((key, image, image if image is not None else encode_row_dict(before[key])))
+        if not present:
+            return
+        if item.kind == "owned":
+            tenants_of = [[source.get("tenant_id")] for _k, _i, source in present]
+        else:
+            tenants_of = self._tenants_of_shared(conn, item, [source for _k, _i, source in present])
+        out: list[dict] = []
+        if new_rows and item.kind == "owned":  # the shared rows they point at, before them
+            out.extend(self._parent_images(conn, table.name, [i for _k, i, _s in present if i is not None], now,
+                                           recorded))
+        for (key, image, _source), tenants in zip(present, tenants_of):
             row_key = orjson.dumps([encode_value(v) for v in key]).decode()
             body = orjson.dumps(image).decode() if image is not None else None
-            out.extend({"tenant_id": t, "table_name": table.name, "row_key": row_key, "image": body,
-                        "recorded_at": now} for t in tenants if t)
+            for t in tenants:
+                if t:
+                    out.append({"tenant_id": t, "table_name": table.name, "row_key": row_key, "image": body,
+                                "recorded_at": now})
+                    if item.kind == "shared":
+                        recorded.add((t, table.name, row_key))
         if out:
             conn.execute(self.table.insert(), out)
 
-    def _tenants_of_shared(self, conn: Connection, item, image: dict) -> list[str]:
-        tenants: set[str] = set()
+    def _tenants_of_shared(self, conn: Connection, item, sources: list[dict]) -> list[list[str]]:
+        """For each shared row, the tenants whose rows point at it (one query per reference and
+        chunk of rows, not per row)."""
+        tenants: list[set[str]] = [set() for _ in sources]
         for column, owner_name, owner_column in item.references:
-            value = image.get(column)
-            if value is None:
-                continue
             if owner_column == "tenant_id":
-                tenants.add(value)
+                for i, source in enumerate(sources):
+                    if source.get(column) is not None:
+                        tenants[i].add(source[column])
                 continue
+            values = list(dict.fromkeys(s.get(column) for s in sources if s.get(column) is not None))
             owner = self.metadata.tables[owner_name]
-            tenants.update(conn.scalars(select(owner.c.tenant_id).where(owner.c[owner_column] == value).distinct()))
-        return sorted(tenants)
+            by_value: dict = {}
+            for start in range(0, len(values), KEY_CHUNK):
+                part = values[start:start + KEY_CHUNK]
+                for value, tenant in conn.execute(select(owner.c[owner_column], owner.c.tenant_id)
+                                                  .where(owner.c[owner_column].in_(part)).distinct()):
+                    by_value.setdefault(value, set()).add(tenant)
+            for i, source in enumerate(sources):
+                tenants[i].update(by_value.get(source.get(column), ()))
+        return [sorted(t) for t in tenants]
 
-    def _parent_images(self, conn: Connection, table_name: str, image: dict, now: float) -> Iterable[dict]:
+    def _parent_images(self, conn: Connection, table_name: str, images: list[dict], now: float,
+                       recorded: set) -> list[dict]:
+        """The images of the shared rows that new owned rows point at, each once per tenant and
+        transaction (a batch of links, enrolments and versions of the same persons records each
+        person once)."""
         from .tenant_data import encode_row
+        out: list[dict] = []
         for column, parent_name in self.parents.get(table_name, ()):
-            value = image.get(column)
-            if value is None:
+            wanted: dict = {}  # parent key value -> tenants that still need its image
+            for image in images:
+                value = image.get(column)
+                if value is None:
+                    continue
+                row_key = orjson.dumps([value]).decode()
+                if (image["tenant_id"], parent_name, row_key) not in recorded:
+                    wanted.setdefault(value, set()).add(image["tenant_id"])
+            if not wanted:
                 continue
             parent = self.metadata.tables[parent_name]
             pk = list(parent.primary_key.columns)[0]
-            row = conn.execute(select(parent).where(pk == value)).first()
-            if row is not None:
-                yield {"tenant_id": image["tenant_id"], "table_name": parent_name,
-                       "row_key": orjson.dumps([value]).decode(), "image": orjson.dumps(encode_row(row, parent)).decode(),
-                       "recorded_at": now}
+            values = list(wanted)
+            for start in range(0, len(values), KEY_CHUNK):
+                for row in conn.execute(select(parent).where(pk.in_(values[start:start + KEY_CHUNK]))):
+                    value = row._mapping[pk.name]
+                    row_key = orjson.dumps([value]).decode()
+                    body = orjson.dumps(encode_row(row, parent)).decode()
+                    for tenant in sorted(wanted[value]):
+                        out.append({"tenant_id": tenant, "table_name": parent_name, "row_key": row_key,
+                                    "image": body, "recorded_at": now})
+                        recorded.add((tenant, parent_name, row_key))
+        return out
+
+
+def _recorded_in_transaction(conn: Connection) -> set:
+    """(tenant, shared table, row key) whose image this transaction has already recorded (kept per
+    innermost transaction: after a savepoint, images are recorded again rather than missed)."""
+    txn = conn.get_nested_transaction() or conn.get_transaction()
+    if txn is None:
+        return set()
+    slot = conn.info.get("row_capture_recorded")
+    if slot is None or slot[0] is not txn:
+        slot = (txn, set())
+        conn.info["row_capture_recorded"] = slot
+    return slot[1]
 
 
 def encode_row_dict(row: dict) -> dict:
@@ -221,7 +274,13 @@ def after_driver_insert(conn: Connection, table: Table, rows: list[dict]) -> Non
     if capture is None or table.name not in capture.plan or not rows:
         return
     pk = list(table.primary_key.columns)
-    capture.capture_keys(conn, table, [tuple(r[c.name] for c in pk) for r in rows], new_rows=True)
+    keys = [tuple(r[c.name] for c in pk) for r in rows]
+    images = None
+    if all(c.name in rows[0] for c in table.c):  # every column written: the images are the rows themselves
+        from .tenant_data import encode_value
+        names = [c.name for c in table.c]
+        images = {key: {n: encode_value(r[n]) for n in names} for key, r in zip(keys, rows)}
+    capture.capture_keys(conn, table, keys, new_rows=True, images=images)
 
 
 def after_driver_insert_where(conn: Connection, table: Table, clause) -> None:

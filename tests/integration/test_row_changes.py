@@ -10,6 +10,7 @@ import uuid
 from contextlib import ExitStack
 from datetime import date
 
+import orjson
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -153,5 +154,39 @@ def test_a_shared_row_is_recorded_for_the_schools_that_point_at_it(databases):
         ("persons", "Popescu"), ("person_links", None), ("persons", "Țurcanu")]
     assert _changes(live, meta, B, since) == []
     with live.connect() as conn:
+        expected = tenant_data.tenant_checksums(conn, meta, A)
+    assert _restore(databases["registry", "fresh"], meta, A, {}, changes) == expected
+
+
+def test_a_bulk_written_batch_records_each_person_once_as_written(databases):
+    """A driver-level bulk insert of every column is recorded from the rows themselves (no
+    read-back): the images are what reading the rows back gives; a person that a link and an
+    enrolment of the same transaction both point at is recorded once, before them."""
+    live, meta = databases["registry", "live"], RegistryBase.metadata
+    persons, links, enrolments = (meta.tables[n] for n in ("persons", "person_links", "enrolments"))
+    since = time.time() - 1
+    ids = [f"p{i}" for i in range(3)]
+    with Session(live) as s, s.begin():
+        bulk_insert(s, persons, [
+            {"id": pid, "matriculation_code": f"M{pid}", "cnp": None, "foreign_id": None, "citizenship": "RO",
+             "last_name": "Ionescu", "first_name": "Ană", "birth_date": date(2001, 2, 3), "sex": "F",
+             "status": "active", "data": {"personal": {"first_name": "Ană"}}, "sensitive": None, "version": 1,
+             "created_at": 2.5} for pid in ids])
+        bulk_insert(s, links, [{"id": f"l-{pid}", "person_id": pid, "tenant_id": A, "external_id": pid,
+                                "created_at": 2.5} for pid in ids])
+        bulk_insert(s, enrolments, [
+            {"id": f"e-{pid}", "person_id": pid, "tenant_id": A, "kind": "university", "academic_year": "2025-2026",
+             "cycle": "licenta", "programme": "Informatică", "financing": "buget", "study_year": 1,
+             "end_situation": None, "active": True, "external_id": f"x-{pid}", "class_id": None,
+             "data": {"cycle": "licenta"}, "version": 1, "created_at": 2.5} for pid in ids])
+    changes = _changes(live, meta, A, since)
+    order = [(c["table"], c["key"][0]) for c in changes]
+    assert sorted(k for t, k in order if t == "persons") == ids  # once each
+    assert all(order.index(("persons", pid)) < order.index(("person_links", f"l-{pid}")) for pid in ids)
+    with live.connect() as conn:
+        for change in changes:
+            table = meta.tables[change["table"]]
+            row = conn.execute(table.select().where(table.c.id == change["key"][0])).one()
+            assert change["row"] == orjson.loads(orjson.dumps(tenant_data.encode_row(row, table))), change["table"]
         expected = tenant_data.tenant_checksums(conn, meta, A)
     assert _restore(databases["registry", "fresh"], meta, A, {}, changes) == expected
