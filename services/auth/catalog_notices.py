@@ -72,15 +72,6 @@ def _alert_mails(session: Session, event: Envelope) -> list[Mail]:
     return [(email, subject, body) for email in _emails(session, people).values()]
 
 
-def _followers(session: Session, tenant_id: str, student_id: str) -> list[str]:
-    """The pupil's own account and their linked parents."""
-    pupil = session.scalars(select(User.id).join(Membership, Membership.user_id == User.id).where(
-        User.person_id == student_id, Membership.tenant_id == tenant_id, Membership.role == Role.STUDENT)).all()
-    parents = session.scalars(select(ParentLink.parent_user_id).where(
-        ParentLink.tenant_id == tenant_id, ParentLink.student_person_id == student_id)).all()
-    return sorted(set(pupil) | set(parents))
-
-
 def is_restricted(session: Session, tenant_id: str, person_id: str | None) -> bool:
     if not person_id:
         return False
@@ -123,15 +114,60 @@ def _decision_mails(session: Session, event: Envelope) -> list[Mail]:
     return [(email, subject, body) for email in emails.values()]
 
 
-def _news_mails(session: Session, event: Envelope, what: str) -> list[Mail]:
+class _NewsLookups:
+    """What the news e-mails of one batch of events need, read with a few queries per tenant
+    rather than five per event: restrictions, the pupils' own accounts and parents, their
+    preferences and addresses. A restriction event of the same batch updates it in order."""
+
+    def __init__(self, session: Session, events: list[Envelope]):
+        by_tenant: dict[str, set[str]] = {}
+        for e in events:
+            student = (e.data.get("after") or {}).get("student_id")
+            if student:
+                by_tenant.setdefault(e.tenant_id, set()).add(student)
+        self.restricted: set[tuple[str, str]] = set()
+        self.followers: dict[tuple[str, str], set[str]] = {}
+        self.prefs: dict[tuple[str, str], CatalogNoticePreference] = {}
+        users: set[str] = set()
+        for tenant, students in by_tenant.items():
+            ids = sorted(students)
+            self.restricted.update((tenant, r.person_id) for r in session.scalars(select(RestrictedPerson).where(
+                RestrictedPerson.tenant_id == tenant, RestrictedPerson.person_id.in_(ids))) if r.restricted)
+            pupils = session.execute(select(User.person_id, User.id).join(Membership, Membership.user_id == User.id)
+                                     .where(User.person_id.in_(ids), Membership.tenant_id == tenant,
+                                            Membership.role == Role.STUDENT)).all()
+            parents = session.execute(select(ParentLink.student_person_id, ParentLink.parent_user_id).where(
+                ParentLink.tenant_id == tenant, ParentLink.student_person_id.in_(ids))).all()
+            followers = set()
+            for student, user in [*pupils, *parents]:
+                self.followers.setdefault((tenant, student), set()).add(user)
+                followers.add(user)
+            if followers:
+                self.prefs.update(((tenant, p.user_id), p) for p in session.scalars(select(CatalogNoticePreference)
+                                  .where(CatalogNoticePreference.tenant_id == tenant,
+                                         CatalogNoticePreference.user_id.in_(sorted(followers)))))
+            users |= followers
+        self.emails = _emails(session, users)
+
+    def restriction(self, session: Session, event: Envelope) -> None:
+        """After `_restriction` applied the event (or found it older than what is known)."""
+        key = (event.tenant_id, (event.data.get("after") or {}).get("person_id") or event.entity.id)
+        if is_restricted(session, *key):
+            self.restricted.add(key)
+        else:
+            self.restricted.discard(key)
+
+
+def _news_mails(session: Session, event: Envelope, what: str, lookups: _NewsLookups) -> list[Mail]:
     after = event.data.get("after") or {}
-    if is_restricted(session, event.tenant_id, after.get("student_id")):
+    student = after.get("student_id")
+    if (event.tenant_id, student) in lookups.restricted:
         return []  # restriction of processing: no catalog messages about this pupil
-    followers = _followers(session, event.tenant_id, after.get("student_id"))
+    followers = sorted(lookups.followers.get((event.tenant_id, student), ()))
     if not followers:
         return []
-    prefs = {p.user_id: getattr(p, what) for p in session.scalars(select(CatalogNoticePreference).where(
-        CatalogNoticePreference.tenant_id == event.tenant_id, CatalogNoticePreference.user_id.in_(followers)))}
+    prefs = {u: getattr(lookups.prefs[event.tenant_id, u], what) for u in followers
+             if (event.tenant_id, u) in lookups.prefs}
     if what == "grades":
         mark = after.get("value") if after.get("value") is not None else after.get("qualifier")
         line = f"{after.get('awarded_on')}: a new grade, {mark} ({after.get('kind')})"
@@ -139,13 +175,13 @@ def _news_mails(session: Session, event: Envelope, what: str) -> list[Mail]:
     else:
         line = f"{after.get('occurred_on')}, hour {after.get('hour')}: a new absence"
         subject = "Catalog: a new absence was recorded"
-    mails, emails = [], _emails(session, [u for u in followers if prefs.get(u) == "immediate"])
+    mails = []
     for user_id in followers:
-        if prefs.get(user_id) == "immediate" and user_id in emails:
-            mails.append((emails[user_id], subject, f"{line}.\n\nSign in to the catalog to see the details.\n"))
+        if prefs.get(user_id) == "immediate" and user_id in lookups.emails:
+            mails.append((lookups.emails[user_id], subject, f"{line}.\n\nSign in to the catalog to see the details.\n"))
         elif prefs.get(user_id) == "digest":
             session.add(CatalogDigestItem(user_id=user_id, line=line[:300], tenant_id=event.tenant_id,
-                                          person_id=after.get("student_id")))
+                                          person_id=student))
     return mails
 
 
@@ -155,18 +191,20 @@ def handle_events(session: Session, newly_processed, envelopes: list[Envelope]) 
     if not wanted:
         return []
     fresh = newly_processed(session, [e.event_id for e in wanted], CONSUMER)
+    todo = [e for e in wanted if e.event_id in fresh and e.tenant_id]
+    lookups = _NewsLookups(session, [e for e in todo if e.type in ("grades.grade_recorded", "grades.absence_recorded")])
     mails: list[Mail] = []
-    for event in wanted:
-        if event.event_id not in fresh or not event.tenant_id:
-            continue
+    for event in todo:
         if event.type in RESTRICTION_TYPES:
             _restriction(session, event)
+            lookups.restriction(session, event)
         elif event.type in DECISION_TYPES:
             mails += _decision_mails(session, event)
         elif event.type == "grades.alert_raised":
             mails += _alert_mails(session, event)
         else:
-            mails += _news_mails(session, event, "grades" if event.type == "grades.grade_recorded" else "absences")
+            mails += _news_mails(session, event, "grades" if event.type == "grades.grade_recorded" else "absences",
+                                 lookups)
     return mails
 
 

@@ -29,12 +29,15 @@ set long before).
 from __future__ import annotations
 
 import time
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Iterable
 
 import orjson
 from sqlalchemy import Column, Float, Index, MetaData, String, Table, Text, event, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Delete, Insert, Update
+from sqlalchemy.sql.elements import BindParameter
 
 TABLE = "row_changes"
 KEY_CHUNK = 400
@@ -110,8 +113,10 @@ class RowCapture:
             return
         pk = list(table.primary_key.columns)
         if isinstance(statement, Insert):
-            keys = _insert_keys(pk, result.context.compiled_parameters)
-            self.capture_keys(conn, table, keys, new_rows=True)
+            compiled = result.context.compiled_parameters
+            keys = _insert_keys(pk, compiled)
+            images = _insert_images(table, statement, pk, compiled)
+            self.capture_keys(conn, table, keys, new_rows=True, images=images)
             return
         before = conn.info.get("row_capture_before", {}).pop(id(statement), [])
         keys = [tuple(r[c.name] for c in pk) for r in before]
@@ -260,6 +265,41 @@ def _insert_keys(pk: list, compiled: list[dict] | None) -> list[tuple]:
             keys.append(tuple(params[f"{c.key}_m{i}"] for c in pk))
             i += 1
     return [k for k in keys if all(v is not None for v in k)]
+
+
+_PLAIN_PARAMS = (str, int, float, bool, type(None), dict, list, date, datetime, Decimal, bytes)
+
+
+def _insert_images(table: Table, statement: Insert, pk: list, compiled: list[dict] | None) -> dict | None:
+    """The images of the rows an INSERT wrote, taken from its own parameters when they say
+    everything: one row per parameter set (no multi-row VALUES, no INSERT … SELECT), no ON
+    CONFLICT (a row may not have been written), no SQL expression as a value, and every column
+    either given or without a default of any kind (so NULL). Otherwise None: read back."""
+    from .tenant_data import encode_value
+    if not compiled or statement._multi_values or statement.select is not None or \
+            getattr(statement, "_post_values_clause", None) is not None:
+        return None
+    if statement._values and any(not isinstance(v, BindParameter) for v in statement._values.values()):
+        return None
+    images = {}
+    for params in compiled:
+        image = {}
+        for column in table.c:
+            if column.key in params:
+                value = params[column.key]
+                if not isinstance(value, _PLAIN_PARAMS):
+                    return None
+                image[column.name] = encode_value(value)
+            elif column.default is None and column.server_default is None and not \
+                    (column.primary_key and column.autoincrement is True):
+                image[column.name] = None
+            else:
+                return None
+        key = tuple(params.get(c.key) for c in pk)
+        if any(v is None for v in key):
+            return None
+        images[key] = image
+    return images
 
 
 def capture_for(conn: Connection) -> RowCapture | None:

@@ -345,6 +345,29 @@ def test_a_restricted_pupil_gets_no_catalog_messages_and_the_newest_event_wins(d
     assert len(_handle(db, [_event(t, "grades.grade_recorded", grade)])) == 2
 
 
+def test_one_batch_is_answered_in_its_order_restrictions_included(db, school):
+    """The news of a batch are looked up together; a restriction in the middle of the batch
+    still silences the events after it (and an older lift in the same batch does not undo it)."""
+    t = school["tenant"]
+    with db.begin() as s:
+        s.add(CatalogNoticePreference(user_id=school["pupil"], tenant_id=t, grades="immediate", absences="off"))
+        s.add(CatalogNoticePreference(user_id=school["parent"], tenant_id=t, grades="digest", absences="off"))
+    grade = {"student_id": "P1", "value": 9, "awarded_on": "2026-11-02", "kind": "oral"}
+    other = {**grade, "student_id": "P2"}
+    mails = _handle(db, [
+        _event(t, "grades.grade_recorded", grade),
+        _event(t, "grades.grade_recorded", other),
+        _event(t, "registry.processing_restricted", {"person_id": "P1", "restricted": True},
+               occurred_at="2026-12-01T10:00:00+00:00"),
+        _event(t, "registry.processing_restriction_lifted", {"person_id": "P1", "restricted": False},
+               occurred_at="2026-12-01T09:00:00+00:00"),
+        _event(t, "grades.grade_recorded", {**grade, "value": 4})])
+    assert [(to, "grade, 9" in body, "grade, 4" in body) for to, _s, body in mails] == [("pupil@example.ro", True, False)]
+    with db.begin() as s:
+        lines = s.scalars(select(CatalogDigestItem.line).where(CatalogDigestItem.user_id == school["parent"])).all()
+    assert len(lines) == 1 and "a new grade, 9" in lines[0]
+
+
 def test_the_requester_is_told_each_decision_with_its_reason_even_under_restriction(db, school):
     t = school["tenant"]
     _handle(db, [_event(t, "registry.processing_restricted", {"person_id": "P1", "restricted": True})])
