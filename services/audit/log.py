@@ -146,14 +146,20 @@ def _insert_many(session: Session, table: str, columns: Sequence[str], rows: lis
         session.execute(Base.metadata.tables[table].insert(), [dict(zip(columns, row)) for row in rows])
 
 
-def _capture_entries(session: Session, event_ids: list[str]) -> None:
+def _capture_entries(session: Session, rows: list[tuple]) -> None:
     """The driver-level insert went past the row-change capture's statement events: record the
-    new entries for the incremental backups (services/kernel/row_changes.py)."""
-    from services.kernel.row_changes import after_driver_insert_where
-    table = Base.metadata.tables["audit_entries"]
+    new entries for the incremental backups (services/kernel/row_changes.py), from the rows
+    just written and their ids (one narrow query), not by reading the entries back."""
+    from services.kernel.row_changes import after_driver_insert
     connection = session.connection()
-    for start in range(0, len(event_ids), 400):
-        after_driver_insert_where(connection, table, table.c.event_id.in_(event_ids[start:start + 400]))
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    ids: dict[str, int] = {}
+    for start in range(0, len(rows), 500):
+        part = [r[0] for r in rows[start:start + 500]]
+        sql = f"SELECT event_id, id FROM audit_entries WHERE event_id IN ({', '.join([mark] * len(part))})"
+        ids.update(connection.exec_driver_sql(sql, tuple(part)).all())
+    after_driver_insert(connection, Base.metadata.tables["audit_entries"],
+                        [{"id": ids[r[0]], **dict(zip(_ENTRY_COLUMNS, r))} for r in rows])
 
 
 def _stored_event_ids(session: Session, event_ids: list[str]) -> set[str]:
@@ -189,7 +195,7 @@ def append(session: Session, envelopes: Sequence[Envelope], now: float | None = 
             rows.append((e.event_id, e.type, e.tenant_id, actor.id, actor.role, entity.type, entity.id, e.reason,
                          e.occurred_at, now, e.correlation_id, body, index, h))
         _insert_many(session, "audit_entries", _ENTRY_COLUMNS, rows)
-        _capture_entries(session, [r[0] for r in rows])
+        _capture_entries(session, rows)
         _write_nodes(session, nodes)
         _save_state(session, state)
     return state, len(fresh)

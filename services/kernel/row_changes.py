@@ -177,7 +177,8 @@ class RowCapture:
                     if item.kind == "shared":
                         recorded.add((t, table.name, row_key))
         if out:
-            conn.execute(self.table.insert(), out)
+            from .db import _bulk_insert
+            _bulk_insert(conn, self.table, out)  # driver level: no per-value work in SQLAlchemy
 
     def _tenants_of_shared(self, conn: Connection, item, sources: list[dict]) -> list[list[str]]:
         """For each shared row, the tenants whose rows point at it (one query per reference and
