@@ -83,7 +83,7 @@ def _outbox(session_or_meta) -> Table:
 def record_event(db: Session | Connection, metadata: MetaData, envelope: Envelope) -> None:
     """Write the envelope into the outbox, inside the caller's transaction (ORM or Core)."""
     db.execute(_outbox(metadata).insert(), {
-        "event_id": envelope.event_id, "type": envelope.type, "payload": orjson.dumps(envelope.to_dict()).decode("utf-8"),
+        "event_id": envelope.event_id, "type": envelope.type, "payload": orjson.dumps(_shallow(envelope)).decode("utf-8"),
         "created_at": time.time(), "attempts": 0})
     # read after the commit to wake the relay (a Connection's `info` outlives the transaction:
     # `Store.writing` pops it either way)
