@@ -21,7 +21,9 @@ Delivery guarantees:
   the others), and what still fails goes back to the queue; consumers are idempotent on
   `event_id`, so an event that did land is never stored or counted twice;
 * an event that has failed `delivery_limit` times (the quorum queue counts deliveries) is
-  rejected into the dead-letter queue: it no longer loops, and everything else flows;
+  rejected into the dead-letter queue: it no longer loops, and everything else flows; while
+  nothing at all can be stored (the database is down), the pause between attempts doubles up to
+  5 s, so an outage of a few seconds does not dead-letter everything in flight;
 * a connection lost mid-batch means the broker redelivers everything unacknowledged;
 * a message that is not a valid envelope goes to the dead-letter queue at once.
 Each dead letter is logged (`event.dead_lettered`) and counted (`events_dead_lettered_total`);
@@ -53,7 +55,7 @@ from .metrics import DEAD_LETTER_DEPTH, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, c
 log = get_logger(__name__)
 
 _RECONNECT_MIN, _RECONNECT_MAX = 0.2, 5.0
-_FAILURE_PAUSE = 0.2
+_FAILURE_PAUSE, _FAILURE_PAUSE_MAX = 0.2, 5.0
 _DEPTH_EVERY_SECONDS = 10.0
 
 
@@ -91,6 +93,7 @@ class EventBatchConsumer(Entrypoint):
         self.spec = spec(self.queue_name)
         self.queue = kombu_queue(self.spec)
         self._depth_checked = 0.0
+        self._failed_rounds = 0  # consecutive batches in which nothing could be stored
         self._stopping = False
         self._stopped = GreenEvent()
 
@@ -225,7 +228,9 @@ class EventBatchConsumer(Entrypoint):
             # of messages already settled one by one (malformed) are not included again.
             channel.basic_ack(delivery_tag=kept[-1].delivery_tag, multiple=True)
             self._count(envelopes, "ok")
+            self._failed_rounds = 0
             return
+        stored = 0
         if len(envelopes) > 1:
             # One bad event must not hold back the others: retry the batch event by event, so
             # only what fails on its own goes back to the queue.
@@ -233,6 +238,7 @@ class EventBatchConsumer(Entrypoint):
                 outcome = self._call_service([envelope])
                 if outcome is None:
                     message.ack()
+                    stored += 1
                 else:
                     self._retry_or_dead_letter(message, envelope)
                 self._count([envelope], "ok" if outcome is None else "error")
@@ -240,8 +246,12 @@ class EventBatchConsumer(Entrypoint):
             self._retry_or_dead_letter(kept[0], envelopes[0])
             self._count(envelopes, "error")
         # A requeued event comes straight back: pause, so that a database outage or an event
-        # that cannot be stored does not turn into a busy loop.
-        eventlet.sleep(_FAILURE_PAUSE)
+        # that cannot be stored does not turn into a busy loop. While nothing at all can be
+        # stored (an outage, not one bad event) the pause doubles, up to 5 s: the deliveries
+        # the quorum queue counts towards dead-lettering are spread over seconds, not spent
+        # in one.
+        self._failed_rounds = 0 if stored else self._failed_rounds + 1
+        eventlet.sleep(min(_FAILURE_PAUSE * 2 ** max(self._failed_rounds - 1, 0), _FAILURE_PAUSE_MAX))
 
     def _call_service(self, envelopes: list[Envelope]):
         """Run the service method on one batch in a worker; its exc_info (None: success)."""

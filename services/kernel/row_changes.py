@@ -31,7 +31,6 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Iterable
 
 import orjson
 from sqlalchemy import Column, Float, Index, MetaData, String, Table, Text, event, select, tuple_

@@ -138,7 +138,7 @@ def test_a_restriction_from_the_registry_takes_the_pupil_out_of_the_statistics(p
         env = Envelope(type=f"registry.{kind}", tenant_id=demo["tenant"]["id"], actor=Actor("adm", "school_admin"),
                        entity=Entity("person", pupil), correlation_id=str(uuid.uuid4()),
                        data=change_data({"person_id": pupil, "restricted": restricted, "reason": "la cererea elevei"}))
-        with kombu.Connection(platform.amqp_uri) as conn:
+        with kombu.Connection(platform.amqp_uri, transport_options={"confirm_publish": True}) as conn:
             conn.Producer().publish(json.dumps(env.to_dict()), exchange=events_exchange(), routing_key=env.type,
                                     content_type="application/json", content_encoding="utf-8", delivery_mode=2,
                                     retry=True)

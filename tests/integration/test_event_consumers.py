@@ -92,8 +92,10 @@ def _wait_for_consumers(amqp_uri, queues, procs, tmp_path, timeout=60.0) -> None
 
 
 def _publish(amqp_uri: str, bodies: list[tuple[str, bytes | str, str]]) -> None:
-    """(routing key, body, content type) each, straight to the events exchange."""
-    with kombu.Connection(amqp_uri) as conn:
+    """(routing key, body, content type) each, straight to the events exchange, with publisher
+    confirms: without them, the end of a burst sent to quorum queues was sometimes never stored
+    by the broker when the connection closed, and a test waited for events that did not exist."""
+    with kombu.Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer()
         for key, body, content_type in bodies:
             producer.publish(body, exchange=events_exchange(), routing_key=key, content_type=content_type,

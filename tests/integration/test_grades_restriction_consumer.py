@@ -72,7 +72,7 @@ def grades_process(amqp_uri: str, database_url: str, tmp_path: Path):
 
 
 def publish(amqp_uri: str, envelope: Envelope) -> None:
-    with kombu.Connection(amqp_uri) as conn:
+    with kombu.Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         conn.Producer().publish(json.dumps(envelope.to_dict(), ensure_ascii=False), exchange=events_exchange(),
                                 routing_key=envelope.type, content_type="application/json",
                                 content_encoding="utf-8", delivery_mode=2, retry=True)
