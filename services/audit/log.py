@@ -151,27 +151,27 @@ def _capture_entries(session: Session, rows: list[tuple]) -> None:
     new entries for the incremental backups (services/kernel/row_changes.py), from the rows
     just written and their ids (one narrow query), not by reading the entries back."""
     from services.kernel.row_changes import after_driver_insert
-    connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    ids: dict[str, int] = {}
-    for start in range(0, len(rows), 500):
-        part = [r[0] for r in rows[start:start + 500]]
-        sql = f"SELECT event_id, id FROM audit_entries WHERE event_id IN ({', '.join([mark] * len(part))})"
-        ids.update(connection.exec_driver_sql(sql, tuple(part)).all())
-    after_driver_insert(connection, Base.metadata.tables["audit_entries"],
+    ids = dict(_by_event_ids(session, "event_id, id", [r[0] for r in rows]))
+    after_driver_insert(session.connection(), Base.metadata.tables["audit_entries"],
                         [{"id": ids[r[0]], **dict(zip(_ENTRY_COLUMNS, r))} for r in rows])
 
 
 def _stored_event_ids(session: Session, event_ids: list[str]) -> set[str]:
-    """Which of these event ids are stored already (driver-level IN: no per-literal coercion)."""
+    """Which of these event ids are stored already."""
+    return {row[0] for row in _by_event_ids(session, "event_id", event_ids)}
+
+
+def _by_event_ids(session: Session, columns: str, event_ids: list[str]) -> list[tuple]:
+    """`columns` of the entries with these event ids (driver-level IN, 500 ids a statement: no
+    per-literal coercion)."""
     connection = session.connection()
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    seen: set[str] = set()
+    out: list[tuple] = []
     for start in range(0, len(event_ids), 500):
         part = event_ids[start:start + 500]
-        sql = f"SELECT event_id FROM audit_entries WHERE event_id IN ({', '.join([mark] * len(part))})"
-        seen.update(row[0] for row in connection.exec_driver_sql(sql, tuple(part)))
-    return seen
+        sql = f"SELECT {columns} FROM audit_entries WHERE event_id IN ({', '.join([mark] * len(part))})"
+        out.extend(tuple(row) for row in connection.exec_driver_sql(sql, tuple(part)))
+    return out
 
 
 def append(session: Session, envelopes: Sequence[Envelope], now: float | None = None) -> tuple[State, int]:

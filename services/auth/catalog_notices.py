@@ -79,17 +79,21 @@ def is_restricted(session: Session, tenant_id: str, person_id: str | None) -> bo
     return bool(row and row.restricted)
 
 
-def _restriction(session: Session, event: Envelope) -> None:
+def _restriction(session: Session, event: Envelope) -> tuple[tuple[str, str], bool]:
+    """Apply the event (the newest `occurred_at` wins); the (tenant, person) and whether the
+    person is restricted now."""
     after = event.data.get("after") or {}
     person_id = after.get("person_id") or event.entity.id
     restricted = event.type == "registry.processing_restricted"
     row = session.get(RestrictedPerson, (event.tenant_id, person_id))
     if row is None:
-        session.add(RestrictedPerson(tenant_id=event.tenant_id, person_id=person_id, restricted=restricted,
-                                     occurred_at=event.occurred_at))
+        row = RestrictedPerson(tenant_id=event.tenant_id, person_id=person_id, restricted=restricted,
+                               occurred_at=event.occurred_at)
+        session.add(row)
         session.flush()
     elif event.occurred_at >= row.occurred_at:
         row.restricted, row.occurred_at = restricted, event.occurred_at
+    return (event.tenant_id, person_id), bool(row.restricted)
 
 
 def _decision_mails(session: Session, event: Envelope) -> list[Mail]:
@@ -149,10 +153,9 @@ class _NewsLookups:
             users |= followers
         self.emails = _emails(session, users)
 
-    def restriction(self, session: Session, event: Envelope) -> None:
-        """After `_restriction` applied the event (or found it older than what is known)."""
-        key = (event.tenant_id, (event.data.get("after") or {}).get("person_id") or event.entity.id)
-        if is_restricted(session, *key):
+    def restriction(self, key: tuple[str, str], restricted: bool) -> None:
+        """What `_restriction` made of a restriction event of the same batch."""
+        if restricted:
             self.restricted.add(key)
         else:
             self.restricted.discard(key)
@@ -196,8 +199,7 @@ def handle_events(session: Session, newly_processed, envelopes: list[Envelope]) 
     mails: list[Mail] = []
     for event in todo:
         if event.type in RESTRICTION_TYPES:
-            _restriction(session, event)
-            lookups.restriction(session, event)
+            lookups.restriction(*_restriction(session, event))
         elif event.type in DECISION_TYPES:
             mails += _decision_mails(session, event)
         elif event.type == "grades.alert_raised":

@@ -10,8 +10,8 @@ defaults already applied); an UPDATE or DELETE first selects the keys its WHERE 
 After the statement, the rows of those keys are read back in the same transaction and stored
 as JSON images (`tenant_data.encode_row`, the export's own encoding), or as a deletion when the
 row is gone. Driver-level writes that bypass SQLAlchemy's statements (`db.bulk_insert`, the
-audit log's appends) call `capture_keys` / `capture_where` themselves; a bulk insert that
-writes every column is recorded from its own rows, without reading them back.
+audit log's appends) call `after_driver_insert` themselves; a bulk insert that writes every
+column is recorded from its own rows, without reading them back.
 
 Which rows: the tenant tables of `tenant_data.plan` (owned ones carry `tenant_id`; a shared row,
 e.g. a person, is recorded for every tenant whose rows point at it, and also before a new owned
@@ -123,12 +123,6 @@ class RowCapture:
 
     # --- recording ---------------------------------------------------------------------------
 
-    def capture_where(self, conn: Connection, table: Table, clause) -> None:
-        """Record the rows of `table` that `clause` matches (after a driver-level write)."""
-        pk = list(table.primary_key.columns)
-        keys = [tuple(r) for r in conn.execute(select(*pk).where(clause))]
-        self.capture_keys(conn, table, keys, new_rows=True)
-
     def capture_keys(self, conn: Connection, table: Table, keys: list[tuple], *, before: dict | None = None,
                      new_rows: bool = False, images: dict[tuple, dict] | None = None) -> None:
         """Record the current image of the rows with these keys (a deletion where a row is gone;
@@ -140,13 +134,13 @@ class RowCapture:
         table = self.metadata.tables[table.name]
         pk = list(table.primary_key.columns)
         keys = list(dict.fromkeys(keys))
-        found: dict[tuple, dict] = dict(images or {})
-        for start in range(0, len(keys), KEY_CHUNK) if images is None else ():
-            part = keys[start:start + KEY_CHUNK]
-            where = pk[0].in_([k[0] for k in part]) if len(pk) == 1 else tuple_(*pk).in_(part)
-            for row in conn.execute(select(table).where(where)):
-                image = encode_row(row, table)
-                found[tuple(row._mapping[c.name] for c in pk)] = image
+        found: dict[tuple, dict] = dict(images) if images is not None else {}
+        if images is None:  # read back
+            for start in range(0, len(keys), KEY_CHUNK):
+                part = keys[start:start + KEY_CHUNK]
+                where = pk[0].in_([k[0] for k in part]) if len(pk) == 1 else tuple_(*pk).in_(part)
+                for row in conn.execute(select(table).where(where)):
+                    found[tuple(row._mapping[c.name] for c in pk)] = encode_row(row, table)
         now = time.time()
         item = self.plan[table.name]
         recorded = _recorded_in_transaction(conn)
@@ -321,12 +315,6 @@ def after_driver_insert(conn: Connection, table: Table, rows: list[dict]) -> Non
         names = [c.name for c in table.c]
         images = {key: {n: encode_value(r[n]) for n in names} for key, r in zip(keys, rows)}
     capture.capture_keys(conn, table, keys, new_rows=True, images=images)
-
-
-def after_driver_insert_where(conn: Connection, table: Table, clause) -> None:
-    capture = capture_for(conn)
-    if capture is not None and table.name in capture.plan:
-        capture.capture_where(conn, table, clause)
 
 
 # --- reading and pruning -------------------------------------------------------------------
