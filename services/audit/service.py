@@ -21,7 +21,7 @@ class AuditService(ServiceBase):
     db = AuditDatabase("audit", Base.metadata, relay=True)
     ctx = RequestContext("audit")
 
-    @event_batch_consumer("audit.events")
+    @event_batch_consumer("audit.events", max_batch=2000)
     def record(self, envelopes: list[Envelope]) -> None:
         self.db.keeper.ingest(envelopes)
 

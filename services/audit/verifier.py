@@ -128,7 +128,6 @@ def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: I
 def _verify_here(report: Report, session: Session, tree: merkle.CompactRange, wanted: dict, sizes: list[int],
                  batch: int, check_columns: bool) -> None:
     expected = 0
-    leaf_start = merkle.LEAF_START.copy
     # SQLite compares the query columns with the envelopes itself (JSON1, in C) and hands over
     # only the entries where it sees a difference, checked here entry by entry.
     check = _columns_checker(report, session) if check_columns else None
@@ -138,12 +137,7 @@ def _verify_here(report: Report, session: Session, tree: merkle.CompactRange, wa
             for row in part:  # a gap: entry by entry, naming what is missing
                 expected = _one(report, tree, wanted, row, expected, check)
             continue
-        hashes = []
-        push = hashes.append
-        for row in part:  # one tight loop of hashing: a copied 0x00-prefixed context per entry
-            c = leaf_start()
-            c.update(row[2])
-            push(c.digest())
+        hashes = [sha(b"\x00" + (row[2] or b"")).digest() for row in part]  # one comprehension of hashing
         if hashes != [row[3] for row in part] or (check is not None and check.any_up_to(part[-1][0])):
             for h, row in zip(hashes, part):
                 if h != bytes(row[3] or b""):
@@ -332,7 +326,7 @@ def _one(report: Report, tree: merkle.CompactRange, wanted: dict, row, expected:
         while tree.size < index:  # keep positions so later checkpoints name later entries
             tree.append(b"\x00" * 32)
             _check_roots(report, tree, wanted)
-    h = merkle.leaf_hash(row[2])
+    h = merkle.leaf_hash(row[2] or b"")
     if h != bytes(row[3] or b""):
         _changed_leaf(report, index, event_id)
     elif check is not None:
@@ -408,43 +402,52 @@ def _rows_between(session: Session, begin: int, end: int, columns: bool) -> list
     return [_plain_row(r) for r in rows]
 
 
+_ENVELOPE_BYTES = {"sqlite": "CAST(envelope AS BLOB)", "postgresql": "convert_to(envelope, 'UTF8')"}
+_worker_engines: dict = {}
+
+
+def _worker_connection(url: str):
+    """A worker process's DB-API connection, opened once per process (not once per chunk)."""
+    if url not in _worker_engines:
+        from services.kernel.db import make_engine
+        engine = make_engine(url)
+        _worker_engines[url] = (engine, engine.raw_connection())
+    return _worker_engines[url]
+
+
 def _check_range(url: str, begin: int, end: int, check_columns: bool, inside: list[int]) -> tuple:
     """A worker: the entries with indexes in [begin, end), their leaf hashes compared with the
     stored ones, their query columns with the envelopes, and the chunk's own compact range, at
     its end and at each size in `inside`. `exact`: the range holds exactly one entry per index
     (else the caller redoes the hashes' problems and the tree)."""
-    from services.kernel.db import make_engine
-    engine = make_engine(url)
+    engine, raw = _worker_connection(url)
     report = Report()
-    raw = engine.raw_connection()  # plain DB-API tuples: no result-row objects for a chunk's entries
+    dialect = engine.dialect.name
+    extra = ", " + ", ".join(c for c, _p in _COLUMNS[:-1]) if check_columns and dialect != "sqlite" else ""
+    cursor = raw.cursor()
     try:
-        dialect = engine.dialect.name
-        leaf = _LEAF_SQL.get(dialect, "envelope")
-        extra = ", " + ", ".join(c for c, _p in _COLUMNS[:-1]) if check_columns and dialect != "sqlite" else ""
-        cursor = raw.cursor()
         where = f"WHERE leaf_index >= {int(begin)} AND leaf_index < {int(end)}"
         cursor.execute(f"SELECT count(*), min(leaf_index), max(leaf_index) FROM audit_entries {where}")
         count, first, last = cursor.fetchone()
         exact = count == end - begin and (count == 0 or (first == begin and last == end - 1))  # indexes are unique
-        # only the leaf bytes and the stored hash of each entry (two columns: no per-entry ids or
-        # tuples of many values), the rest only where something differs
-        cursor.execute(f"SELECT {leaf}, leaf_hash{extra} FROM audit_entries {where} ORDER BY leaf_index")
-        leaf_start = merkle.LEAF_START.copy
-        digests, stored, extras = [], [], []
-        push, keep = digests.append, stored.append
-        if extra:
-            for row in cursor:
-                c = leaf_start()
-                c.update(row[0])
-                push(c.digest())
-                keep(bytes(row[1]) if row[1] is not None else None)
-                extras.append(row)
+        # only the envelope's bytes and the stored hash of each entry (two columns), fetched at
+        # once and hashed in one comprehension. The leaf's index prefix is written here: in an
+        # exact chunk the k-th entry in index order has index begin + k (a chunk that is not
+        # exact is redone by the caller from the stored indexes).
+        cursor.execute(f"SELECT {_ENVELOPE_BYTES.get(dialect, 'envelope')}, leaf_hash{extra} FROM audit_entries "
+                       f"{where} ORDER BY leaf_index")
+        rows = cursor.fetchall()
+        sha = hashlib.sha256
+        if dialect in _ENVELOPE_BYTES:
+            digests = [sha(b"\x00%d\n" % i + (row[0] or b"")).digest() for i, row in zip(range(begin, end), rows)]
         else:
-            for body, h in cursor:
-                c = leaf_start()
-                c.update(body)
-                push(c.digest())
-                keep(h if isinstance(h, bytes) or h is None else bytes(h))
+            digests = [sha(b"\x00%d\n" % i + (row[0] or "").encode()).digest() for i, row in zip(range(begin, end), rows)]
+        if dialect == "sqlite":  # BLOBs arrive as bytes
+            stored = [row[1] for row in rows]
+        else:
+            stored = [bytes(row[1]) if row[1] is not None else None for row in rows]
+        extras = rows if extra else []
+        del rows
         if exact and digests != stored:
             cursor.execute(f"SELECT leaf_index, event_id FROM audit_entries {where} ORDER BY leaf_index")
             for digest, h, (index, event_id) in zip(digests, stored, cursor.fetchall()):
@@ -456,19 +459,20 @@ def _check_range(url: str, begin: int, end: int, check_columns: bool, inside: li
                 suspects = cursor.fetchall()
             else:
                 cursor.execute(f"SELECT leaf_index, event_id FROM audit_entries {where} ORDER BY leaf_index")
-                suspects = [(index, event_id, bytes(row[0]), row[1], *row[2:])
+                suspects = [(index, event_id, b"%d\n" % index + bytes(row[0]), row[1], *row[2:])
                             for (index, event_id), row in zip(cursor.fetchall(), extras)]
             if suspects:
                 hash_ok = dict(zip(range(begin, end), (d == h for d, h in zip(digests, stored))))
                 for suspect in suspects:
                     if hash_ok.get(suspect[0]):
                         _columns(report, suspect)
-        cursor.close()
     finally:
-        raw.close()
-        engine.dispose()
+        cursor.close()
+        raw.rollback()  # no snapshot held between chunks
     part, inner, done = merkle.CompactRange(), [], 0
-    if exact:
+    if exact and not inside and digests and not len(digests) & (len(digests) - 1):
+        part = merkle.CompactRange(len(digests), [merkle.perfect_root(digests)])  # a whole chunk
+    elif exact:
         for at in inside:
             part.extend(digests[done:at - begin])
             done = at - begin
