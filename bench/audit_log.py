@@ -1,27 +1,30 @@
 """The audit log: ingest, sustained end to end with checkpoint coverage, full verification, proofs.
 
-`python -m bench.audit_log [--ingest-events 20000] [--rate 1500] [--seconds 20]
+`python -m bench.audit_log [--ingest-events 40000] [--ingest-rounds 3] [--rate 2000] [--seconds 20]
  [--verify-entries 1000000] [--proofs 2000] [--skip PART ...]`
 
 1. **ingest**: N envelopes waiting in a quorum queue declared exactly like the audit queue;
    baseline: a raw kombu consumer acknowledging each of them; measured: the audit service
    (its own process, SQLite) storing them into the Merkle log (sequenced, hashed, nodes
-   written, checkpoints signed). Target ratio ≥ 0.5.
+   written, checkpoints signed). Baseline and measured run back to back, `--ingest-rounds`
+   times; the median round is reported. Target ratio ≥ 0.5.
 2. **sustained**: the whole platform (`scratch_platform`); events published to the events
-   exchange at `--rate` for `--seconds`; entries/s stored, and for each event the time from
+   exchange at `--rate` (above the target, to show it is met with room) for `--seconds`; entries/s stored, and for each event the time from
    its publication to the signing of the first checkpoint that covers it (p50/p99). Target
    ≥ 1,500 entries/s, p99 ≤ 1 s. The gateway's GET /healthz req/s, measured in the same run,
    is printed as the machine's yardstick.
 3. **verification**: a log of `--verify-entries` entries (SQLite); baseline: plain hashlib
    SHA-256 over the same entry bytes; measured: (a) the tree recomputation (leaf + node
    hashes) over those bytes, (b) the full verifier (database read, leaf hashes, column checks,
-   checkpoint roots), (c) the CLI's verifier with worker processes. Beside them, a floor: only
-   reading the entries' bytes with the stdlib sqlite3 module, no hashing. Target fraction ≥ 0.5.
+   checkpoint roots), (c) the CLI's verifier with worker processes, without and with the column
+   checks. Beside them, a floor: only reading the entries' bytes with the stdlib sqlite3 module,
+   no hashing. Target fraction ≥ 0.5.
 4. **proofs**: inclusion proof generation from the stored nodes for random entries, p50/p99.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -107,13 +110,14 @@ def raw_consumer_rate(amqp_uri: str, bodies: list[bytes]) -> float:
     return len(bodies) / took
 
 
-def audit_ingest_rate(amqp_uri: str, data_dir: Path, bodies: list[bytes]) -> tuple[float, float]:
+def audit_ingest_rate(amqp_uri: str, data_dir: Path, bodies: list[bytes],
+                      name: str = "audit-ingest.db") -> tuple[float, float]:
     q = spec("audit.events")
     with kombu.Connection(amqp_uri) as conn:
         declare(conn.channel(), q)
     _publish_to_queue(amqp_uri, q.queue_name, bodies)
     _wait_depth(amqp_uri, q.queue_name, len(bodies))
-    db = data_dir / "audit-ingest.db"
+    db = data_dir / name
     env = dict(os.environ, AMQP_URI=amqp_uri, PLATFORM_DATA_DIR=str(data_dir), METRICS_PORT="0",
                AUDIT_DATABASE_URL=f"sqlite:///{db}", PYTHONPATH=str(REPO_ROOT), LOG_LEVEL="WARNING",
                PYTHONWARNINGS="ignore::DeprecationWarning")
@@ -248,6 +252,7 @@ def verification(args, data_dir: Path) -> dict:
         rows = s.execute(log.select(log.AuditEntry.leaf_index, log.AuditEntry.envelope)
                          .order_by(log.AuditEntry.leaf_index)).all()
     data = [log.leaf_bytes(i, body) for i, body in rows]
+    del rows
     total_bytes = sum(len(d) for d in data)
     sha = hashlib.sha256
     t0 = time.perf_counter()
@@ -266,6 +271,9 @@ def verification(args, data_dir: Path) -> dict:
         for _row in raw.execute("SELECT leaf_index, envelope FROM audit_entries ORDER BY leaf_index"):
             pass
         read_only = time.perf_counter() - t0
+    entries = len(data)
+    del data  # the worker processes below are forked: not with a copy of 1M entries in memory
+    gc.collect()
     settings = AuditSettings()
     public = load_public_key(settings.public_key_path())
     t0 = time.perf_counter()
@@ -279,6 +287,12 @@ def verification(args, data_dir: Path) -> dict:
     full = time.perf_counter() - t0
     assert report.ok, report.problems[:3]
     workers = min(4, os.cpu_count() or 1)  # as the CLI runs it
+    t0 = time.perf_counter()
+    with sessions.begin(readonly=True) as s:
+        report = verifier.verify(s, origin=settings.origin, public_key=public, url=url, workers=workers,
+                                 check_columns=False)
+    parallel_tree = time.perf_counter() - t0
+    assert report.ok, report.problems[:3]
     t0 = time.perf_counter()
     with sessions.begin(readonly=True) as s:
         report = verifier.verify(s, origin=settings.origin, public_key=public, url=url, workers=workers)
@@ -299,17 +313,19 @@ def verification(args, data_dir: Path) -> dict:
         merkle.consistency_proof(first, size, getter)
         consistency_ms = (time.perf_counter() - t0) * 1000
     engine.dispose()
-    return {"entries": len(data), "bytes": total_bytes, "build_seconds": build_seconds,
+    return {"entries": entries, "bytes": total_bytes, "build_seconds": build_seconds,
             "plain_sha256_seconds": plain, "read_only_seconds": read_only, "recompute_seconds": recompute, "verify_tree_seconds": tree_only,
-            "full_verify_seconds": full, "cli_verify_seconds": parallel, "cli_workers": workers,
+            "full_verify_seconds": full, "cli_verify_tree_seconds": parallel_tree, "cli_verify_seconds": parallel,
+            "cli_workers": workers,
             "proof_p50_ms": percentile(times, 50) * 1000, "proof_p99_ms": percentile(times, 99) * 1000,
             "consistency_ms": consistency_ms, "checkpoints": report.checkpoints}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.audit_log", description=__doc__.split("\n")[0])
-    p.add_argument("--ingest-events", type=int, default=20_000)
-    p.add_argument("--rate", type=float, default=1500.0)
+    p.add_argument("--ingest-events", type=int, default=40_000)
+    p.add_argument("--ingest-rounds", type=int, default=3)
+    p.add_argument("--rate", type=float, default=2000.0)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--verify-entries", type=int, default=1_000_000)
     p.add_argument("--proofs", type=int, default=2000)
@@ -321,12 +337,19 @@ def main(argv: list[str] | None = None) -> int:
     with scratch_vhost_and_dir("audit-ingest") as (amqp_uri, data_dir):
         if "ingest" not in args.skip:
             bodies = [json.dumps(envelope(i).to_dict(), ensure_ascii=False).encode() for i in range(args.ingest_events)]
-            raw = raw_consumer_rate(amqp_uri, bodies)
-            audit, cpu = audit_ingest_rate(amqp_uri, data_dir, bodies)
-            results["ingest"] = {"raw_kombu_per_s": raw, "audit_per_s": audit, "audit_cpu_seconds": cpu}
-            rows.append(Row("ingest into the log vs raw kombu consumer (quorum queue)", raw, audit, "events/s",
-                            target="ratio ≥ 0.5", met=audit / raw >= 0.5))
-            print(f"[bench] ingest: raw {raw:,.0f}/s, audit {audit:,.0f}/s", flush=True)
+            rounds = []  # baseline and measured back to back, round after round: the median round
+            for r in range(args.ingest_rounds):  # is reported (one slow moment spoils one round only)
+                raw = raw_consumer_rate(amqp_uri, bodies)
+                audit, cpu = audit_ingest_rate(amqp_uri, data_dir, bodies, name=f"audit-ingest-{r}.db")
+                rounds.append({"raw_kombu_per_s": raw, "audit_per_s": audit, "audit_cpu_seconds": cpu,
+                               "ratio": audit / raw})
+                print(f"[bench] ingest round {r + 1}: raw {raw:,.0f}/s, audit {audit:,.0f}/s, "
+                      f"ratio {audit / raw:.3f}", flush=True)
+            median = sorted(rounds, key=lambda x: x["ratio"])[len(rounds) // 2]
+            results["ingest"] = {**median, "rounds": rounds}
+            rows.append(Row(f"ingest into the log vs raw kombu consumer (quorum queue; median of {len(rounds)})",
+                            median["raw_kombu_per_s"], median["audit_per_s"], "events/s",
+                            target="ratio ≥ 0.5", met=median["ratio"] >= 0.5))
         if "verify" not in args.skip:
             v = verification(args, data_dir)
             results["verify"] = v
@@ -345,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(Row(f"verifier + query-column checks, {v['entries']:,} entries", v["plain_sha256_seconds"],
                             v["full_verify_seconds"], "s", ratio=fraction_full, target="fraction ≥ 0.5",
                             met=fraction_full >= 0.5))
+            fraction_cli_tree = v["plain_sha256_seconds"] / v["cli_verify_tree_seconds"]
+            rows.append(Row(f"the CLI's verifier ({v['cli_workers']} worker processes), tree + signatures, "
+                            f"{v['entries']:,} entries", v["plain_sha256_seconds"], v["cli_verify_tree_seconds"], "s",
+                            ratio=fraction_cli_tree, target="fraction ≥ 0.5", met=fraction_cli_tree >= 0.5))
             fraction_cli = v["plain_sha256_seconds"] / v["cli_verify_seconds"]
             rows.append(Row(f"the CLI's verifier ({v['cli_workers']} worker processes, column checks), "
                             f"{v['entries']:,} entries", v["plain_sha256_seconds"], v["cli_verify_seconds"], "s",

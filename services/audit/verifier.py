@@ -56,14 +56,10 @@ class Report:
 def _column_problem(row, body: str) -> str:
     """Which query column disagrees with the envelope (row: index, event_id, envelope, hash, columns…)."""
     try:
-        envelope = orjson.loads(body)
+        fields = _fields(orjson.loads(body))
     except orjson.JSONDecodeError:
         return "envelope"
-    values = (*row[4:], row[1])
-    for (column, path), stored in zip(_COLUMNS, values):
-        value = envelope
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
+    for (column, _path), stored, value in zip(_COLUMNS, (*row[4:], row[1]), fields):
         if stored != value:
             return column
     return "envelope"
@@ -71,7 +67,7 @@ def _column_problem(row, body: str) -> str:
 
 def verify(session: Session, *, origin: str, public_key: bytes, witness_notes: Iterable[tuple[str, str]] = (),
            batch: int = 5000, check_columns: bool = True, url: str | None = None, workers: int = 0,
-           chunk: int = 1 << 16) -> Report:
+           chunk: int = 1 << 15) -> Report:
     """`witness_notes`: (location, note text) of each witness copy. `check_columns=False` skips
     comparing the query columns with each envelope (the tree and signatures are still checked).
 
@@ -245,13 +241,8 @@ def _columns_checker(report: Report, session: Session):
 
 
 def _column_suspects(session: Session):
-    """SQLite: the sequenced entries where a query column may differ from its envelope field.
-
-    The fields are extracted in one pass as a JSON array and compared, as JSON text, with the
-    array of the columns: equal texts are equal values of the same JSON types (and a NULL
-    column needs the field present as null), so nothing that differs is missed;
-    texts that differ only in their spelling come back too and are decided by `_columns`.
-    An envelope that is not valid JSON always comes back."""
+    """SQLite: the sequenced entries where a query column may differ from its envelope field
+    (`_same_sql`); an envelope that is not valid JSON always comes back."""
     cursor = session.connection().connection.dbapi_connection.cursor()
     try:
         cursor.execute(_suspects_sql(""))
@@ -261,14 +252,21 @@ def _column_suspects(session: Session):
         cursor.close()
 
 
-def _suspects_sql(narrow: str) -> str:
+def _same_sql() -> str:
+    """SQLite: 1 where an entry's query columns equal its envelope's fields. The fields are
+    extracted in one pass as a JSON array and compared, as JSON text, with the array of the
+    columns: equal texts are equal values of the same JSON types, so nothing that differs is
+    missed; texts that differ only in their spelling are decided by `_columns`. A field that is
+    missing counts as null, as in `_columns`. Raises "malformed JSON" on an envelope that is not
+    JSON (the callers then compare in Python)."""
     paths = ", ".join(f"'$.{'.'.join(path)}'" for _c, path in _COLUMNS)
-    same = (f"json_extract(envelope, {paths}) = json_array({', '.join(c for c, _p in _COLUMNS)})"
-            + "".join(f" AND CASE WHEN {c} IS NULL THEN json_type(envelope, '$.{c}') IS NOT NULL ELSE 1 END"
-                      for c in ("tenant_id", "reason")))  # a NULL column: the field is there (as null)
-    return (f"SELECT {', '.join(['leaf_index', 'event_id', _LEAF_SQL['sqlite'], 'leaf_hash', *(c for c, _p in _COLUMNS[:-1])])} "
-            f"FROM audit_entries WHERE leaf_index IS NOT NULL{narrow} "
-            f"AND NOT (CASE WHEN json_valid(envelope) THEN {same} ELSE 0 END) ORDER BY leaf_index")
+    return f"json_extract(envelope, {paths}) = json_array({', '.join(c for c, _p in _COLUMNS)})"
+
+
+def _suspects_sql(narrow: str) -> str:
+    columns = ", ".join(['leaf_index', 'event_id', _LEAF_SQL['sqlite'], 'leaf_hash', *(c for c, _p in _COLUMNS[:-1])])
+    return (f"SELECT {columns} FROM audit_entries WHERE leaf_index IS NOT NULL{narrow} "
+            f"AND NOT (CASE WHEN json_valid(envelope) THEN {_same_sql()} ELSE 0 END) ORDER BY leaf_index")
 
 
 def _plain_row(r) -> tuple:
@@ -304,14 +302,28 @@ def _extend(report: Report, tree: merkle.CompactRange, wanted: dict, sizes: list
     tree.extend(hashes[done:])
 
 
+def _fields(envelope) -> tuple:
+    """The envelope's values of the query columns, in `_COLUMNS` order (a missing field: None)."""
+    out = []
+    for _column, path in _COLUMNS:
+        value = envelope
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        out.append(value)
+    return tuple(out)
+
+
 def _columns(report: Report, row) -> None:
     try:
         e = orjson.loads(_envelope_of(row[2]))
-        same = (e["type"], e["tenant_id"], e["actor"]["id"], e["actor"]["role"], e["entity"]["type"],
-                e["entity"]["id"], e["reason"], e["occurred_at"], e["correlation_id"],
-                e["event_id"]) == (*row[4:], row[1])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        same = False
+    except orjson.JSONDecodeError:
+        e = None
+    try:  # the envelope's usual shape, written out (PostgreSQL checks every entry here)
+        fields = (e["type"], e["tenant_id"], e["actor"]["id"], e["actor"]["role"], e["entity"]["type"],
+                  e["entity"]["id"], e["reason"], e["occurred_at"], e["correlation_id"], e["event_id"])
+    except (KeyError, TypeError):
+        fields = _fields(e)
+    same = e is not None and fields == (*row[4:], row[1])
     if not same:
         report.add("changed", f"entry {row[0]} (event {row[1]}): column {_column_problem(row, _envelope_of(row[2]))} differs "
                               "from the signed envelope", leaf_index=row[0], event_id=row[1])
@@ -410,9 +422,31 @@ def _worker_connection(url: str):
     """A worker process's DB-API connection, opened once per process (not once per chunk)."""
     if url not in _worker_engines:
         from services.kernel.db import make_engine
-        engine = make_engine(url)
-        _worker_engines[url] = (engine, engine.raw_connection())
+        engine = make_engine(url, pool_size=1)
+        raw = engine.raw_connection()
+        if engine.dialect.name == "sqlite":  # one pass over the pages: SQLite's small default cache
+            raw.cursor().execute("PRAGMA cache_size=-2000")  # is cheaper than keeping 64 MiB of them
+        _worker_engines[url] = (engine, raw)
     return _worker_engines[url]
+
+
+def _as_bytes(value) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return bytes(value) if value is not None else b""
+
+
+def _suspect_rows(cursor, indexes: list[int]) -> list[tuple]:
+    """The entries at these indexes as `_columns` takes them (index, event id, leaf bytes, hash,
+    query columns…), 500 a statement."""
+    out: list[tuple] = []
+    columns = ", ".join(["leaf_index", "event_id", _LEAF_SQL["sqlite"], "leaf_hash", *(c for c, _p in _COLUMNS[:-1])])
+    for start in range(0, len(indexes), 500):
+        part = indexes[start:start + 500]
+        cursor.execute(f"SELECT {columns} FROM audit_entries WHERE leaf_index IN ({', '.join('?' * len(part))}) "
+                       "ORDER BY leaf_index", part)
+        out.extend(cursor.fetchall())
+    return out
 
 
 def _check_range(url: str, begin: int, end: int, check_columns: bool, inside: list[int]) -> tuple:
@@ -423,22 +457,35 @@ def _check_range(url: str, begin: int, end: int, check_columns: bool, inside: li
     engine, raw = _worker_connection(url)
     report = Report()
     dialect = engine.dialect.name
-    extra = ", " + ", ".join(c for c, _p in _COLUMNS[:-1]) if check_columns and dialect != "sqlite" else ""
+    envelope = _ENVELOPE_BYTES.get(dialect, "envelope")
     cursor = raw.cursor()
     try:
         where = f"WHERE leaf_index >= {int(begin)} AND leaf_index < {int(end)}"
         cursor.execute(f"SELECT count(*), min(leaf_index), max(leaf_index) FROM audit_entries {where}")
         count, first, last = cursor.fetchone()
         exact = count == end - begin and (count == 0 or (first == begin and last == end - 1))  # indexes are unique
-        # only the envelope's bytes and the stored hash of each entry (two columns), fetched at
-        # once and hashed in one comprehension. The leaf's index prefix is written here: in an
-        # exact chunk the k-th entry in index order has index begin + k (a chunk that is not
-        # exact is redone by the caller from the stored indexes).
-        cursor.execute(f"SELECT {_ENVELOPE_BYTES.get(dialect, 'envelope')}, leaf_hash{extra} FROM audit_entries "
-                       f"{where} ORDER BY leaf_index")
-        rows = cursor.fetchall()
+        # The envelope's bytes and the stored hash of each entry, fetched at once and hashed in one
+        # comprehension. The leaf's index prefix is written here: in an exact chunk the k-th entry
+        # in index order has index begin + k (a chunk that is not exact is redone by the caller
+        # from the stored indexes). The query columns: on SQLite a third column says whether they
+        # equal the envelope's fields (`_same_sql`, in the same pass); elsewhere, or when an
+        # envelope is not JSON, they come along and are compared here.
+        fused = check_columns and dialect == "sqlite"
+        select_ = f"SELECT {envelope}, leaf_hash{{}} FROM audit_entries {where} ORDER BY leaf_index"
+        python_columns = ", " + ", ".join(c for c, _p in _COLUMNS[:-1])
+        try:
+            cursor.execute(select_.format(f", {_same_sql()}" if fused else python_columns if check_columns else ""))
+            rows = cursor.fetchall()
+        except engine.dialect.dbapi.OperationalError:  # SQLite: "malformed JSON" in some envelope
+            if not fused:
+                raise
+            fused = False
+            cursor.close()
+            cursor = raw.cursor()
+            cursor.execute(select_.format(python_columns))
+            rows = cursor.fetchall()
         sha = hashlib.sha256
-        if dialect in _ENVELOPE_BYTES:
+        if envelope != "envelope":
             digests = [sha(b"\x00%d\n" % i + (row[0] or b"")).digest() for i, row in zip(range(begin, end), rows)]
         else:
             digests = [sha(b"\x00%d\n" % i + (row[0] or "").encode()).digest() for i, row in zip(range(begin, end), rows)]
@@ -446,26 +493,29 @@ def _check_range(url: str, begin: int, end: int, check_columns: bool, inside: li
             stored = [row[1] for row in rows]
         else:
             stored = [bytes(row[1]) if row[1] is not None else None for row in rows]
-        extras = rows if extra else []
-        del rows
+        if fused:
+            suspect_indexes = [i for i, row in zip(range(begin, end), rows) if row[2] != 1]
+            rows = []
+        elif not check_columns:
+            rows = []
         if exact and digests != stored:
             cursor.execute(f"SELECT leaf_index, event_id FROM audit_entries {where} ORDER BY leaf_index")
             for digest, h, (index, event_id) in zip(digests, stored, cursor.fetchall()):
                 if digest != h:
                     _changed_leaf(report, index, event_id)
         if check_columns and exact:  # (an inexact chunk is checked again by the caller, columns too)
-            if dialect == "sqlite":  # SQLite compares the columns itself and names its suspects
-                cursor.execute(_suspects_sql(f" AND leaf_index >= {int(begin)} AND leaf_index < {int(end)}"))
-                suspects = cursor.fetchall()
+            if fused:
+                suspects = _suspect_rows(cursor, suspect_indexes)
             else:
                 cursor.execute(f"SELECT leaf_index, event_id FROM audit_entries {where} ORDER BY leaf_index")
-                suspects = [(index, event_id, b"%d\n" % index + bytes(row[0]), row[1], *row[2:])
-                            for (index, event_id), row in zip(cursor.fetchall(), extras)]
+                suspects = [(index, event_id, b"%d\n" % index + _as_bytes(row[0]), row[1], *row[2:])
+                            for (index, event_id), row in zip(cursor.fetchall(), rows)]
             if suspects:
                 hash_ok = dict(zip(range(begin, end), (d == h for d, h in zip(digests, stored))))
                 for suspect in suspects:
                     if hash_ok.get(suspect[0]):
                         _columns(report, suspect)
+        del rows
     finally:
         cursor.close()
         raw.rollback()  # no snapshot held between chunks

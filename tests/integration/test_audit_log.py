@@ -148,6 +148,19 @@ def test_changed_query_column_is_named(log_env):
     assert [p["leaf_index"] for p in found] == [4] and "reason" in found[0]["detail"]
 
 
+def test_envelope_that_is_no_longer_json_and_a_changed_column_beside_it_are_both_named(log_env):
+    """SQLite compares the columns in the same pass as the hashes; an envelope that is not JSON
+    makes that comparison fail for its whole chunk, which is then compared in Python: both the
+    broken entry and the changed column two entries later are still named."""
+    keeper, engine, _ = log_env
+    fill(keeper, 20)
+    sql(engine, "UPDATE audit_entries SET envelope = 'nu mai e JSON' WHERE leaf_index = 9")
+    sql(engine, "UPDATE audit_entries SET actor_role = 'director' WHERE leaf_index = 11")
+    found, _ = _problems(keeper, "changed")
+    assert [p["leaf_index"] for p in found] == [9, 11]
+    assert "does not hash" in found[0]["detail"] and "actor_role" in found[1]["detail"]
+
+
 def test_deleted_entry_is_named(log_env):
     keeper, engine, _ = log_env
     fill(keeper, 30)
@@ -242,6 +255,14 @@ def test_cli_verifier_names_the_changed_entry(log_env, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "services.audit.verify"], env=env, capture_output=True, text=True)
     assert bad.returncode == 1
     assert "entry 2 (event" in bad.stdout
+    # a query column changed alone: named by the full check, outside what --no-columns looks at
+    sql(engine, "UPDATE audit_entries SET envelope = replace(envelope, 'Stefan', 'Ștefan') WHERE leaf_index = 2")
+    sql(engine, "UPDATE audit_entries SET entity_id = 'alt' WHERE leaf_index = 5")
+    full = subprocess.run([sys.executable, "-m", "services.audit.verify"], env=env, capture_output=True, text=True)
+    assert full.returncode == 1 and "entry 5 (event" in full.stdout and "entity_id" in full.stdout, full.stdout
+    tree = subprocess.run([sys.executable, "-m", "services.audit.verify", "--no-columns"], env=env,
+                          capture_output=True, text=True)
+    assert tree.returncode == 0 and "OK: the log is intact" in tree.stdout, tree.stdout + tree.stderr
 
 
 def test_legacy_entries_get_indexes_in_id_order(log_env):
