@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from services.kernel.events import Actor, Entity, Envelope, change_data
@@ -125,6 +125,7 @@ def _save_state(session: Session, state: State) -> None:
 _ENTRY_COLUMNS = ("event_id", "type", "tenant_id", "actor_id", "actor_role", "entity_type", "entity_id", "reason",
                   "occurred_at", "recorded_at", "correlation_id", "envelope", "leaf_index", "leaf_hash")
 _NODE_COLUMNS = ("level", "idx", "hash")
+_TABLE_ORDER = tuple(c.name for c in AuditEntry.__table__.c) == ("id", *_ENTRY_COLUMNS)  # rows as the table has them
 
 
 def _insert_many(session: Session, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
@@ -148,12 +149,13 @@ def _insert_many(session: Session, table: str, columns: Sequence[str], rows: lis
 
 def _capture_entries(session: Session, rows: list[tuple]) -> None:
     """The driver-level insert went past the row-change capture's statement events: record the
-    new entries for the incremental backups (services/kernel/row_changes.py), from the rows
-    just written and their ids (one narrow query), not by reading the entries back."""
-    from services.kernel.row_changes import after_driver_insert
-    ids = dict(_by_event_ids(session, "event_id, id", [r[0] for r in rows]))
-    after_driver_insert(session.connection(), Base.metadata.tables["audit_entries"],
-                        [{"id": ids[r[0]], **dict(zip(_ENTRY_COLUMNS, r))} for r in rows])
+    new entries for the incremental backups (services/kernel/row_changes.py) from the rows just
+    written, (id, *_ENTRY_COLUMNS) each, not by reading the entries back."""
+    from services.kernel.row_changes import after_driver_insert, after_driver_insert_rows
+    table = Base.metadata.tables["audit_entries"]
+    if _TABLE_ORDER and after_driver_insert_rows(session.connection(), table, rows):
+        return
+    after_driver_insert(session.connection(), table, [dict(zip(("id", *_ENTRY_COLUMNS), r)) for r in rows])
 
 
 def _stored_event_ids(session: Session, event_ids: list[str]) -> set[str]:
@@ -194,7 +196,14 @@ def append(session: Session, envelopes: Sequence[Envelope], now: float | None = 
             actor, entity = e.actor, e.entity
             rows.append((e.event_id, e.type, e.tenant_id, actor.id, actor.role, entity.type, entity.id, e.reason,
                          e.occurred_at, now, e.correlation_id, body, index, h))
-        _insert_many(session, "audit_entries", _ENTRY_COLUMNS, rows)
+        if session.get_bind().dialect.name == "sqlite":  # the write lock is held (BEGIN IMMEDIATE): the
+            first = (session.scalar(select(func.max(AuditEntry.id))) or 0) + 1  # ids SQLite would give
+            rows = [(i, *r) for i, r in zip(range(first, first + len(rows)), rows)]
+            _insert_many(session, "audit_entries", ("id", *_ENTRY_COLUMNS), rows)
+        else:
+            _insert_many(session, "audit_entries", _ENTRY_COLUMNS, rows)
+            ids = dict(_by_event_ids(session, "event_id, id", [r[0] for r in rows]))
+            rows = [(ids[r[0]], *r) for r in rows]
         _capture_entries(session, rows)
         _write_nodes(session, nodes)
         _save_state(session, state)

@@ -332,6 +332,35 @@ def after_driver_insert(conn: Connection, table: Table, rows: list[dict]) -> Non
     capture.capture_keys(conn, table, keys, new_rows=True, images=images)
 
 
+
+def after_driver_insert_rows(conn: Connection, table: Table, rows: list[tuple]) -> bool:
+    """`after_driver_insert` for rows given as tuples of every column in the table's order, of
+    an owned table that points at no shared rows (the audit log's entries): each image is the
+    row itself, recorded for its tenant without the general path's intermediate dicts. False
+    (nothing recorded) when the table does not qualify: the caller uses `after_driver_insert`."""
+    capture = capture_for(conn)
+    if capture is None or table.name not in capture.plan or not rows:
+        return capture is None or table.name not in capture.plan
+    names = [c.name for c in capture.metadata.tables[table.name].c]
+    pk = [names.index(c.name) for c in table.primary_key.columns]
+    if capture.plan[table.name].kind != "owned" or capture.parents.get(table.name) or \
+            "tenant_id" not in names or len(rows[0]) != len(names):
+        return False
+    tenant, now, name = names.index("tenant_id"), time.time(), table.name
+    out = [(r[tenant], name, _dumps([r[k] for k in pk]), _dumps(dict(zip(names, r))), now)
+           for r in rows if r[tenant]]
+    if not out:
+        return True
+    if conn.dialect.name == "sqlite":  # one prepared statement for the whole batch
+        conn.exec_driver_sql(f"INSERT INTO {TABLE} (tenant_id, table_name, row_key, image, recorded_at) "
+                             "VALUES (?, ?, ?, ?, ?)", out)
+    else:
+        from .db import _bulk_insert
+        _bulk_insert(conn, capture.table, [dict(zip(("tenant_id", "table_name", "row_key", "image", "recorded_at"), o))
+                                           for o in out])
+    return True
+
+
 # --- reading and pruning -------------------------------------------------------------------
 
 def read_changes(conn: Connection, metadata: MetaData, tenant_id: str, *, since: float, until: float,

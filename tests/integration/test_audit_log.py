@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import text
 
@@ -345,3 +346,35 @@ def test_queries_scope_paginate_and_carry_proofs(log_env):
         with pytest.raises(trail.NotFound):  # another school's entry: not found
             t2_event = trail.query(s, OPERATOR, tenant_id="t2", limit=1)["items"][0]["event_id"]
             trail.inclusion_proof(s, director, event_id=t2_event)
+
+
+def test_the_backups_change_log_records_each_new_entry_as_it_is_stored(database_url, tmp_path):
+    """The audit log writes its entries at driver level and records them for the incremental
+    backups itself (row_changes.after_driver_insert_rows; on SQLite with the ids it gives): each
+    tenant's new entry once, its row key its id, its image the stored row as the export encodes
+    it; an entry without a tenant (a platform event) in no tenant's change log."""
+    from services.audit.models import Base
+    from services.kernel import row_changes, tenant_data
+    upgrade_to_head("audit", database_url)
+    engine = make_engine(database_url)
+    try:
+        row_changes.RowCapture(Base.metadata).install(engine)
+        keeper = LogKeeper(make_sessionmaker(engine), AuditSettings(checkpoint_every_entries=1000,
+                                                                    witness_dir=tmp_path / "witness"))
+        first = [envelope(i, tenant="t1" if i % 3 else "t2") for i in range(7)]
+        keeper.ingest(first)
+        keeper.ingest([envelope(7, tenant=None), envelope(8, tenant="t2"), first[2]])  # (first[2]: delivered twice)
+        table = Base.metadata.tables["audit_entries"]
+        with engine.connect() as c:
+            stored = {row.id: tenant_data.encode_row(row, table) for row in c.execute(table.select())}
+            changes = c.execute(text("SELECT tenant_id, table_name, row_key, image FROM row_changes "
+                                     "WHERE table_name = 'audit_entries' ORDER BY id")).all()
+        assert len(stored) == 9
+        assert len(changes) == 8  # the platform event is no tenant's
+        for tenant, _name, row_key, image in changes:
+            (key,) = orjson.loads(row_key)
+            assert orjson.loads(image) == stored[key] and stored[key]["tenant_id"] == tenant
+        assert sorted(orjson.loads(k)[0] for _t, _n, k, _i in changes) == \
+            sorted(i for i, r in stored.items() if r["tenant_id"])
+    finally:
+        engine.dispose()
