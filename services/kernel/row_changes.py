@@ -332,7 +332,6 @@ def after_driver_insert(conn: Connection, table: Table, rows: list[dict]) -> Non
     capture.capture_keys(conn, table, keys, new_rows=True, images=images)
 
 
-
 def after_driver_insert_rows(conn: Connection, table: Table, rows: list[tuple]) -> bool:
     """`after_driver_insert` for rows given as tuples of every column in the table's order, of
     an owned table that points at no shared rows (the audit log's entries): each image is the
@@ -347,17 +346,11 @@ def after_driver_insert_rows(conn: Connection, table: Table, rows: list[tuple]) 
             "tenant_id" not in names or len(rows[0]) != len(names):
         return False
     tenant, now, name = names.index("tenant_id"), time.time(), table.name
-    out = [(r[tenant], name, _dumps([r[k] for k in pk]), _dumps(dict(zip(names, r))), now)
-           for r in rows if r[tenant]]
-    if not out:
-        return True
-    if conn.dialect.name == "sqlite":  # one prepared statement for the whole batch
-        conn.exec_driver_sql(f"INSERT INTO {TABLE} (tenant_id, table_name, row_key, image, recorded_at) "
-                             "VALUES (?, ?, ?, ?, ?)", out)
-    else:
+    out = [{"tenant_id": r[tenant], "table_name": name, "row_key": _dumps([r[k] for k in pk]),
+            "image": _dumps(dict(zip(names, r))), "recorded_at": now} for r in rows if r[tenant]]
+    if out:
         from .db import _bulk_insert
-        _bulk_insert(conn, capture.table, [dict(zip(("tenant_id", "table_name", "row_key", "image", "recorded_at"), o))
-                                           for o in out])
+        _bulk_insert(conn, capture.table, out)  # as capture_keys writes them
     return True
 
 
